@@ -1,0 +1,54 @@
+# MVA Events. `make run` shows the site with demo data; `make test` runs every test against
+# PostgreSQL and Redis on localhost.
+VENV      := .venv
+PYTHON    := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+HOST_PYTHON ?= python3
+
+# The tests use the real engines production uses. Override any of these on the command line.
+TEST_DATABASE_URL  ?= postgres://postgres@127.0.0.1:5432/postgres
+TEST_DATABASE_NAME ?= test_mva
+TEST_REDIS_URL     ?= redis://127.0.0.1:6379/15
+PYTEST_ARGS        ?=
+
+.PHONY: install run test lint format worker beat bench bench-mail chromium clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(PYTHON) || $(HOST_PYTHON) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+run: install
+	$(PYTHON) manage.py migrate --noinput
+	$(PYTHON) manage.py load_demo_data
+	$(PYTHON) manage.py runserver 127.0.0.1:8000
+
+# Debian's Chromium drives the browser tests; never a browser download.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: install chromium
+	DATABASE_URL=$(TEST_DATABASE_URL) TEST_DATABASE_NAME=$(TEST_DATABASE_NAME) \
+	REDIS_URL=$(TEST_REDIS_URL) DEBUG=true \
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PYTHON) manage.py makemigrations --check --dry-run
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+worker: install
+	$(VENV)/bin/celery -A mva worker --loglevel=INFO --concurrency=2
+
+beat: install
+	$(VENV)/bin/celery -A mva beat --loglevel=INFO
+
+clean:
+	rm -rf $(VENV) staticfiles

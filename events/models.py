@@ -1,0 +1,318 @@
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Institution, Network
+
+
+class AdmissionCategory(models.TextChoices):
+    MEMBER_UNIVERSITY_STAFF = "member_university_staff", _("Member-university staff")
+    MEMBER = "member", _("Member")
+    NON_MEMBER = "non_member", _("Non-member")
+
+
+class Currency(models.TextChoices):
+    DKK = "DKK", "DKK"
+    SEK = "SEK", "SEK"
+    EUR = "EUR", "EUR"
+
+
+class EventQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(status__in=[Event.Status.PUBLISHED, Event.Status.CANCELLED])
+
+    def upcoming(self, now=None):
+        return self.filter(ends_at__gte=now or timezone.now())
+
+    def past(self, now=None):
+        return self.filter(ends_at__lt=now or timezone.now())
+
+
+class Event(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    network = models.ForeignKey(
+        Network,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("network"),
+    )
+    summary = models.CharField(_("summary"), max_length=300, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    venue = models.CharField(_("venue"), max_length=200, blank=True)
+    address = models.TextField(_("address"), blank=True)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    capacity = models.PositiveIntegerField(
+        _("capacity"), null=True, blank=True, help_text=_("Leave empty for unlimited.")
+    )
+    registration_opens_at = models.DateTimeField(_("registration opens at"), null=True, blank=True)
+    registration_closes_at = models.DateTimeField(
+        _("registration closes at"), null=True, blank=True
+    )
+    cancellation_deadline = models.DateTimeField(
+        _("cancellation deadline"),
+        null=True,
+        blank=True,
+        help_text=_("Attendees can cancel until then; empty means until the event starts."),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    has_waiting_list = models.BooleanField(_("keeps a waiting list"), default=True)
+    member_university_staff_free = models.BooleanField(
+        _("free for member-university staff"), default=True
+    )
+    member_price = models.DecimalField(
+        _("member price"), max_digits=10, decimal_places=2, default=Decimal("0")
+    )
+    standard_price = models.DecimalField(
+        _("standard price"), max_digits=10, decimal_places=2, default=Decimal("0")
+    )
+    currency = models.CharField(
+        _("currency"), max_length=3, choices=Currency.choices, default=Currency.DKK
+    )
+    # Maintained by events.services under the event's row lock; the check constraint below
+    # makes overbooking impossible even if a code path forgot the lock.
+    confirmed_count = models.PositiveIntegerField(_("confirmed"), default=0, editable=False)
+    waitlisted_count = models.PositiveIntegerField(_("wait-listed"), default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["starts_at"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gte=F("starts_at")), name="event_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(registration_opens_at__isnull=True)
+                | Q(registration_closes_at__isnull=True)
+                | Q(registration_closes_at__gt=F("registration_opens_at")),
+                name="event_registration_window_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(member_price__gte=0) & Q(standard_price__gte=0),
+                name="event_prices_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True) | Q(confirmed_count__lte=F("capacity")),
+                name="event_confirmed_within_capacity",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "published", "cancelled"]),
+                name="event_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "starts_at"])]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("events:detail", kwargs={"slug": self.slug})
+
+    @property
+    def seats_left(self) -> int | None:
+        """Free confirmed places, or None when the event has no capacity limit."""
+        if self.capacity is None:
+            return None
+        return max(self.capacity - self.confirmed_count, 0)
+
+    @property
+    def is_full(self) -> bool:
+        return self.capacity is not None and self.confirmed_count >= self.capacity
+
+
+class ProgrammeItem(models.Model):
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="programme", verbose_name=_("event")
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
+    title = models.CharField(_("title"), max_length=200)
+    speakers = models.CharField(_("speakers"), max_length=300, blank=True)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        verbose_name = _("programme item")
+        verbose_name_plural = _("programme")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gte=F("starts_at")),
+                name="programme_item_ends_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+def new_ticket_code() -> str:
+    # 24 random bytes: 192 bits, well above the 128 the design asks for; URL-safe.
+    return secrets.token_urlsafe(24)
+
+
+class RegistrationQuerySet(models.QuerySet):
+    def active(self):
+        return self.exclude(status=Registration.Status.CANCELLED)
+
+    def confirmed(self):
+        return self.filter(status=Registration.Status.CONFIRMED)
+
+    def waitlisted(self):
+        return self.filter(status=Registration.Status.WAITLISTED)
+
+
+class Registration(models.Model):
+    """One person at one event, with a snapshot of who they were and what they pay."""
+
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", _("Confirmed")
+        WAITLISTED = "waitlisted", _("Wait-listed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    event = models.ForeignKey(
+        Event, on_delete=models.PROTECT, related_name="registrations", verbose_name=_("event")
+    )
+    # Empty for a guest whom staff entered by hand without an account.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="registrations",
+        verbose_name=_("user"),
+    )
+    # Snapshot at registration time.
+    first_name = models.CharField(_("first name"), max_length=150)
+    last_name = models.CharField(_("last name"), max_length=150)
+    email = models.EmailField(_("e-mail address"))
+    job_title = models.CharField(_("job title"), max_length=200, blank=True)
+    institution = models.ForeignKey(
+        Institution,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="registrations",
+        verbose_name=_("institution"),
+    )
+    institution_name = models.CharField(_("institution name"), max_length=200, blank=True)
+    category = models.CharField(
+        _("admission category"), max_length=30, choices=AdmissionCategory.choices
+    )
+    price = models.DecimalField(_("price"), max_digits=10, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
+    price_reason = models.TextField(_("reason for the price"))
+    price_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("price overridden by"),
+    )
+    price_overridden_at = models.DateTimeField(_("price overridden at"), null=True, blank=True)
+    price_override_reason = models.TextField(_("reason for the override"), blank=True)
+
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    created_at = models.DateTimeField(_("registered at"), default=timezone.now)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    language = models.CharField(_("language"), max_length=10, default="en")
+
+    # Special-category data (GDPR Art. 9): shown only to staff who need it, erased after the
+    # event (see events.services.erase_special_category_data).
+    dietary_needs = models.TextField(_("dietary needs"), blank=True)
+    accessibility_needs = models.TextField(_("accessibility needs"), blank=True)
+    special_needs_erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    listed_as_participant = models.BooleanField(_("appear on the participant list"), default=False)
+
+    billing_organisation = models.CharField(_("organisation"), max_length=200, blank=True)
+    billing_address = models.TextField(_("billing address"), blank=True)
+    billing_vat_number = models.CharField(_("VAT number"), max_length=30, blank=True)
+    billing_po_reference = models.CharField(
+        _("purchase-order reference"), max_length=100, blank=True
+    )
+    billing_ean_number = models.CharField(_("EAN number"), max_length=13, blank=True)
+
+    ticket_code = models.CharField(
+        _("ticket code"), max_length=64, unique=True, default=new_ticket_code, editable=False
+    )
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("checked in by"),
+    )
+
+    objects = RegistrationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["event", "created_at", "id"]
+        verbose_name = _("registration")
+        verbose_name_plural = _("registrations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "user"],
+                condition=~Q(status="cancelled") & Q(user__isnull=False),
+                name="registration_one_active_per_user",
+            ),
+            models.UniqueConstraint(
+                "event",
+                Lower("email"),
+                condition=~Q(status="cancelled"),
+                name="registration_one_active_per_email",
+            ),
+            models.CheckConstraint(
+                condition=Q(price__gte=0), name="registration_price_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["confirmed", "waitlisted", "cancelled"]),
+                name="registration_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(category__in=["member_university_staff", "member", "non_member"]),
+                name="registration_category_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["event", "status", "created_at"]),
+            models.Index(fields=["user", "status"]),
+        ]
+
+    def __str__(self):
+        return f"{self.full_name} – {self.event}"
+
+    def get_absolute_url(self):
+        return reverse("events:registration", kwargs={"ticket_code": self.ticket_code})
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != self.Status.CANCELLED

@@ -1,0 +1,1 @@
+"""Which e-mails a registration change produces (writes outbox rows)."""

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import TemplateView
+
+from members.views import admin_login
+
+# The admin signs in through allauth's rate-limited log-in, not Django's unprotected form.
+admin.site.login = admin_login
+admin.site.site_header = "MVA Events"
+admin.site.site_title = "MVA Events"
+admin.site.index_title = "Back office"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("privacy/", TemplateView.as_view(template_name="privacy.html"), name="privacy"),
+    path("", include("members.urls")),
+    path("", include("events.urls")),
+]

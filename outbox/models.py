@@ -1,0 +1,94 @@
+import uuid
+
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def new_message_id() -> str:
+    # Stable for the row's life, so a retried send is recognisably the same message.
+    return f"<{uuid.uuid4().hex}@mva-events>"
+
+
+class OutgoingEmailQuerySet(models.QuerySet):
+    def for_object(self, obj):
+        return self.filter(
+            content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
+            object_id=obj.pk,
+        )
+
+
+class OutgoingEmail(models.Model):
+    """One message to send, written in the transaction of the change that causes it.
+
+    A message is either rendered at send time by the renderer registered under `kind` (which
+    receives `context`, holding ids only), or stored ready-made in subject/body_text/body_html
+    (kind "prerendered", as for allauth's mails).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        IN_FLIGHT = "in_flight", _("In flight")
+        AWAITING_RETRY = "awaiting_retry", _("Awaiting retry")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=100)
+    # One-time messages (one confirmation per registration, …) carry a key; the unique
+    # constraint makes a second one impossible.
+    dedup_key = models.CharField(
+        _("de-duplication key"), max_length=200, unique=True, null=True, blank=True
+    )
+    recipient = models.EmailField(_("recipient"))
+    language = models.CharField(_("language"), max_length=10, default="en")
+    context = models.JSONField(_("context"), default=dict, blank=True)
+    subject = models.CharField(_("subject"), max_length=998, blank=True)
+    body_text = models.TextField(_("text body"), blank=True)
+    body_html = models.TextField(_("HTML body"), blank=True)
+
+    # What the message is about, so staff see it beside that object; no import of its app.
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    about = GenericForeignKey("content_type", "object_id")
+
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.QUEUED
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    message_id = models.CharField(
+        _("Message-ID"), max_length=255, unique=True, default=new_message_id, editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    objects = OutgoingEmailQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("outgoing e-mail")
+        verbose_name_plural = _("outgoing e-mails")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "in_flight", "awaiting_retry", "sent", "failed"]),
+                name="outgoing_email_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="outgoing_email_sent_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["content_type", "object_id"]),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} → {self.recipient} ({self.get_status_display()})"

@@ -1,0 +1,65 @@
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from members.models import User
+from mva.celery import app as celery_app
+
+
+def test_celery_is_configured_for_reliability():
+    conf = celery_app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_serializer == "json"
+    assert conf.accept_content == ["json"]
+    assert conf.task_always_eager is False
+    # A message unacknowledged for longer than this is redelivered; every retry must be shorter.
+    assert conf.broker_transport_options["visibility_timeout"] > settings.OUTBOX_MAX_RETRY_DELAY
+
+
+def test_production_settings_pass_deploy_check(tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DEBUG": "false",
+        "SECRET_KEY": "a-very-long-and-random-production-secret-key-0123456789-abcdefghij",
+        "ALLOWED_HOSTS": "events.mva.org",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
+        "EMAIL_URL": "smtp+tls://user:secret@smtp.example.org:587",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_production_settings_refuse_to_start_without_secret_key():
+    env = {"PATH": "/usr/bin:/bin", "DEBUG": "false"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.django_db
+def test_demo_data_twice_gives_the_same_data():
+    call_command("load_demo_data", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    counts = {model: model.objects.count() for model in [User]}
+    call_command("load_demo_data", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert {model: model.objects.count() for model in [User]} == counts
+    assert User.objects.filter(is_staff=True).count() == 1
