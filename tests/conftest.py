@@ -32,7 +32,8 @@ def pytest_sessionstart(session):
     redis = urlparse(settings.REDIS_URL or "redis://127.0.0.1:6379/15")
     if not settings.REDIS_URL or not _reachable(redis.hostname, redis.port or 6379):
         pytest.exit(
-            f"Redis is not answering at {settings.REDIS_URL or '(REDIS_URL unset)'}. Start it with:\n"
+            f"Redis is not answering at {settings.REDIS_URL or '(REDIS_URL unset)'}. "
+            "Start it with:\n"
             '  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
             returncode=3,
         )
