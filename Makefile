@@ -9,6 +9,7 @@ HOST_PYTHON ?= python3
 TEST_DATABASE_URL  ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_DATABASE_NAME ?= test_mva
 TEST_REDIS_URL     ?= redis://127.0.0.1:6379/15
+TEST_CACHE_URL     ?= redis://127.0.0.1:6379/14
 PYTEST_ARGS        ?=
 
 .PHONY: install run test lint format worker beat bench bench-mail chromium clean
@@ -32,7 +33,7 @@ chromium:
 
 test: install chromium
 	DATABASE_URL=$(TEST_DATABASE_URL) TEST_DATABASE_NAME=$(TEST_DATABASE_NAME) \
-	REDIS_URL=$(TEST_REDIS_URL) DEBUG=true \
+	REDIS_URL=$(TEST_REDIS_URL) CACHE_URL=$(TEST_CACHE_URL) DEBUG=true \
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install

@@ -91,11 +91,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Celery --------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+# The cache may be flushed (tests do; an operator may), so it can live in a Redis database
+# apart from the broker's queue: CACHE_URL, defaulting to REDIS_URL.
+CACHE_URL = env("CACHE_URL", default=REDIS_URL)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": CACHE_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="mva"),
         }
     }
