@@ -10,4 +10,6 @@ urlpatterns = [
     path("events/<slug:slug>/", views.event_detail, name="detail"),
     path("registrations/", views.my_registrations, name="my_registrations"),
     path("registrations/<str:ticket_code>/", views.registration_detail, name="registration"),
+    # Placeholder until the check-in page lands (events/staff_urls.py).
+    path("registrations/<str:ticket_code>/check-in/", views.registration_detail, name="check_in"),
 ]

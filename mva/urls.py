@@ -17,4 +17,5 @@ urlpatterns = [
     path("privacy/", TemplateView.as_view(template_name="privacy.html"), name="privacy"),
     path("", include("members.urls")),
     path("", include("events.urls")),
+    path("", include("events.staff_urls")),
 ]

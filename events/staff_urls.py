@@ -1,0 +1,5 @@
+"""Pages for MVA staff outside the admin (check-in at the door)."""
+
+app_name = "staff"
+
+urlpatterns: list = []
