@@ -51,5 +51,9 @@ worker: install
 beat: install
 	$(VENV)/bin/celery -A mva beat --loglevel=INFO
 
+# Load benchmark of registration (gunicorn, PostgreSQL, Redis; DEBUG off). Figures: BENCHMARKS.md.
+bench: install
+	$(PYTHON) benchmarks/bench_registration.py
+
 clean:
 	rm -rf $(VENV) staticfiles
