@@ -1,1 +1,181 @@
-"""Which e-mails a registration change produces (writes outbox rows)."""
+"""Which e-mails a registration change produces (writes outbox rows).
+
+Every function here writes rows through `outbox.services.queue_email` and must be called
+inside the transaction of the change that causes the message, so the message exists if and
+only if the change commits. Rows carry ids only; `events.emails` renders them at send time in
+the registration's language. De-duplication keys make each one-time message (one
+confirmation per registration, one reminder, …) impossible to write twice.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from outbox.models import OutgoingEmail
+from outbox.services import queue_email
+
+from .models import Event, Registration
+
+CONFIRMATION = "events.confirmation"
+WAITLISTED = "events.waitlisted"
+PROMOTED = "events.promoted"
+CANCELLED = "events.cancelled"
+REMINDER = "events.reminder"
+STAFF_MESSAGE = "events.staff_message"
+
+KINDS = (CONFIRMATION, WAITLISTED, PROMOTED, CANCELLED, REMINDER, STAFF_MESSAGE)
+
+
+def _dedup_key(registration: Registration, what: str) -> str:
+    return f"registration:{registration.pk}:{what}"
+
+
+def _queue(
+    *, kind: str, registration: Registration, dedup_key: str, context: dict | None = None
+) -> OutgoingEmail | None:
+    return queue_email(
+        kind=kind,
+        recipient=registration.email,
+        language=registration.language or settings.LANGUAGE_CODE,
+        context={"registration_id": registration.pk, **(context or {})},
+        dedup_key=dedup_key,
+        about=registration,
+    )
+
+
+def queue_confirmation(*, registration: Registration) -> OutgoingEmail | None:
+    """The confirmation (with ticket and calendar invite); at most one per registration.
+
+    Returns the row, or None when the registration already has its confirmation.
+    """
+    return _queue(
+        kind=CONFIRMATION,
+        registration=registration,
+        dedup_key=_dedup_key(registration, "confirmation"),
+    )
+
+
+def queue_confirmation_again(*, registration: Registration) -> OutgoingEmail:
+    """A fresh copy of the confirmation, asked for by staff ("resend confirmation").
+
+    Its key is unique to this request, so it is always written, once.
+    """
+    email = _queue(
+        kind=CONFIRMATION,
+        registration=registration,
+        dedup_key=_dedup_key(registration, f"confirmation:again:{uuid.uuid4().hex}"),
+    )
+    assert email is not None  # a fresh uuid cannot collide  # noqa: S101
+    return email
+
+
+def queue_waitlisted(*, registration: Registration) -> OutgoingEmail | None:
+    """The notice that the person is on the waiting list; at most one per registration."""
+    return _queue(
+        kind=WAITLISTED,
+        registration=registration,
+        dedup_key=_dedup_key(registration, "waitlisted"),
+    )
+
+
+def queue_promoted(*, registration: Registration) -> OutgoingEmail | None:
+    """The notice that a wait-listed person now has a seat; at most one per registration."""
+    return _queue(
+        kind=PROMOTED,
+        registration=registration,
+        dedup_key=_dedup_key(registration, "promoted"),
+    )
+
+
+def queue_cancelled(*, registration: Registration) -> OutgoingEmail | None:
+    """The confirmation of a cancellation; at most one per registration."""
+    return _queue(
+        kind=CANCELLED,
+        registration=registration,
+        dedup_key=_dedup_key(registration, "cancelled"),
+    )
+
+
+def queue_reminder(*, registration: Registration) -> OutgoingEmail | None:
+    """The reminder shortly before the event; at most one per registration."""
+    return _queue(
+        kind=REMINDER,
+        registration=registration,
+        dedup_key=_dedup_key(registration, "reminder"),
+    )
+
+
+@transaction.atomic
+def queue_staff_message(*, event: Event, subject: str, body: str, sent_by) -> int:
+    """One message from staff to every confirmed attendee of the event; returns how many.
+
+    All rows are written in one transaction (all or none). Each row's key names this message
+    (a fresh uuid) and the registration, so a retried loop never mails anyone twice.
+    `sent_by` is recorded in the context for the staff's history.
+    """
+    message_id = uuid.uuid4().hex
+    count = 0
+    registrations = Registration.objects.filter(event=event).confirmed().order_by("id")
+    for registration in registrations.iterator(chunk_size=500):
+        email = _queue(
+            kind=STAFF_MESSAGE,
+            registration=registration,
+            dedup_key=f"staff-message:{message_id}:registration:{registration.pk}",
+            context={
+                "subject": subject,
+                "body": body,
+                "sent_by_id": getattr(sent_by, "pk", None),
+            },
+        )
+        if email is not None:
+            count += 1
+    return count
+
+
+def queue_reminders(*, now: datetime.datetime | None = None, days_before: int | None = None) -> int:
+    """Reminders for confirmed attendees of published events starting within the next
+    `days_before` days (settings.REMINDER_DAYS_BEFORE by default) who have none yet.
+
+    Idempotent: the per-registration key means a second run (or two runs at once) writes
+    nothing new. Returns the number of rows written.
+    """
+    now = now or timezone.now()
+    if days_before is None:
+        days_before = settings.REMINDER_DAYS_BEFORE
+    already_reminded = OutgoingEmail.objects.filter(
+        dedup_key=_reminder_key_expression(),
+    )
+    registrations = (
+        Registration.objects.confirmed()
+        .filter(
+            event__status=Event.Status.PUBLISHED,
+            event__starts_at__gt=now,
+            event__starts_at__lte=now + datetime.timedelta(days=days_before),
+        )
+        .annotate(has_reminder=Exists(already_reminded))
+        .filter(has_reminder=False)
+        .order_by("id")
+    )
+    count = 0
+    for registration in registrations.iterator(chunk_size=500):
+        # One transaction per row: a failure midway keeps the reminders already written.
+        with transaction.atomic():
+            if queue_reminder(registration=registration) is not None:
+                count += 1
+    return count
+
+
+def _reminder_key_expression():
+    return Concat(
+        Value("registration:"),
+        Cast(OuterRef("pk"), output_field=CharField()),
+        Value(":reminder"),
+        output_field=CharField(),
+    )

@@ -1,0 +1,560 @@
+"""Registering, cancelling, promoting and checking in (DESIGN.md section 3).
+
+Every write that consumes or frees a seat runs in one short transaction that first locks the
+event row (`SELECT … FOR NO KEY UPDATE`) and only then reads the counters it decides on, so no
+seat is ever given on a stale read. The database backs this up: one active registration per
+person and per address (partial unique constraints) and confirmed_count <= capacity (check
+constraint). E-mails are written to the outbox inside the same transaction.
+
+Views, admin actions, tasks and commands call these functions; none re-implements them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.affiliation import Affiliation, affiliation_for_address, verified_affiliations
+
+from . import notifications
+from .models import AdmissionCategory, Event, Registration
+from .pricing import AdmissionDecision, decide_admission
+
+logger = logging.getLogger(__name__)
+
+# Tests switch this off (settings.EVENTS_LOCK_EVENT_ROW = False) to show that the concurrency
+# tests catch overbooking without the lock. Never turn it off anywhere else.
+LOCK_SETTING = "EVENTS_LOCK_EVENT_ROW"
+
+
+@dataclass(frozen=True)
+class RegistrationDetails:
+    """What the registration form collects (all optional)."""
+
+    dietary_needs: str = ""
+    accessibility_needs: str = ""
+    listed_as_participant: bool = False
+    billing_organisation: str = ""
+    billing_address: str = ""
+    billing_vat_number: str = ""
+    billing_po_reference: str = ""
+    billing_ean_number: str = ""
+    language: str = "en"  # language of the registrant's e-mails
+
+
+class RegistrationError(Exception):
+    """A registration that cannot be made or changed.
+
+    `message` is user-facing and translated; `code` is one of: "not_open" (draft or
+    cancelled event), "closed" (outside the registration window), "full" (full, no waiting
+    list), "cancellation_closed" (past the cancellation deadline), "already_cancelled",
+    "not_waitlisted", "not_confirmed", "billing_required", "capacity_below_confirmed".
+    """
+
+    def __init__(self, code: str, message: str | None = None):
+        self.code = code
+        self.message = message or _default_message(code)
+        super().__init__(self.message)
+
+    def __repr__(self):
+        return f"RegistrationError(code={self.code!r})"
+
+
+class CapacityBelowConfirmed(RegistrationError, ValueError):
+    """Capacity cannot go below the number of confirmed registrations."""
+
+
+def _default_message(code: str) -> str:
+    messages = {
+        "not_open": _("This event is not open for registration."),
+        "closed": _("Registration for this event is closed."),
+        "full": _("This event is full."),
+        "cancellation_closed": _(
+            "The cancellation deadline has passed; please contact the organisers."
+        ),
+        "already_cancelled": _("This registration is already cancelled."),
+        "not_waitlisted": _("This registration is not on the waiting list."),
+        "not_confirmed": _("This registration is not confirmed."),
+        "billing_required": _("A fee is due: please give the organisation and address to invoice."),
+        "capacity_below_confirmed": _(
+            "The capacity cannot be lower than the number of confirmed registrations."
+        ),
+    }
+    return messages.get(code, _("The registration could not be changed."))
+
+
+@dataclass(frozen=True)
+class RegistrationOutcome:
+    registration: Registration
+    # False when the person already had an active registration (registering twice returns
+    # the existing one, no error).
+    created: bool
+
+
+# --- Registering ------------------------------------------------------------------------------
+
+
+def register_for_event(
+    *,
+    event_id: int,
+    user,
+    details: RegistrationDetails,
+    now: datetime.datetime | None = None,
+    require_billing: bool = True,
+) -> RegistrationOutcome:
+    """Register a signed-in person for an event.
+
+    Guarantees: confirmed registrations never exceed the capacity, whatever the concurrency;
+    a full event with a waiting list wait-lists in order of arrival; a person has at most one
+    active registration (a second call returns the first, created=False, and sends nothing);
+    the price is decided once, from the person's verified addresses, on the event's start
+    date, and stored with its reason; the confirmation or waiting-list e-mail is written in
+    the same transaction; the event's counters always equal the real counts.
+    Raises RegistrationError: "not_open", "closed", "full", "billing_required".
+    """
+    # Resolved before the lock: nothing under the lock that need not be there.
+    affiliations = verified_affiliations(user=user)
+    return _register(
+        event_id=event_id,
+        user=user,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        email=user.email,
+        job_title=user.job_title,
+        affiliations=affiliations,
+        details=details,
+        now=now,
+        check_window=True,
+        require_billing=require_billing,
+    )
+
+
+def register_guest(
+    *,
+    event_id: int,
+    first_name: str,
+    last_name: str,
+    email: str,
+    details: RegistrationDetails,
+    registered_by,
+    ignore_window: bool = True,
+    job_title: str = "",
+    require_billing: bool = True,
+    now: datetime.datetime | None = None,
+) -> RegistrationOutcome:
+    """Staff adding a guest or speaker by hand: the same path as `register_for_event`.
+
+    The affiliation comes from the bare address (staff vouch for it). By default the
+    registration window is ignored (staff may add people after it closes); the event must
+    still be published, capacity still holds. An active registration for the same address
+    is returned with created=False.
+    """
+    affiliation = affiliation_for_address(email=email.strip())
+    logger.info("Guest %s registered for event %s by %s", email, event_id, registered_by)
+    return _register(
+        event_id=event_id,
+        user=None,
+        first_name=first_name,
+        last_name=last_name,
+        email=email.strip(),
+        job_title=job_title,
+        affiliations=[affiliation] if affiliation else [],
+        details=details,
+        now=now,
+        check_window=not ignore_window,
+        require_billing=require_billing,
+    )
+
+
+def _lock_event(event_id: int) -> Event:
+    """The event, locked for the rest of the transaction (unless tests switched it off)."""
+    if getattr(settings, LOCK_SETTING, True):
+        return Event.objects.select_for_update(no_key=True).get(pk=event_id)
+    return Event.objects.get(pk=event_id)
+
+
+def _time_problem(event: Event, now: datetime.datetime) -> str | None:
+    if event.registration_opens_at is not None and now < event.registration_opens_at:
+        return "closed"
+    if event.registration_closes_at is not None and now >= event.registration_closes_at:
+        return "closed"
+    if now >= event.starts_at:
+        return "closed"
+    return None
+
+
+def _active_registration(*, event_id: int, user, email: str) -> Registration | None:
+    """The person's active registration for the event (by account, or by address)."""
+    match = Q(email_lower=email.lower())
+    if user is not None:
+        match |= Q(user=user)
+    return (
+        Registration.objects.filter(event_id=event_id)
+        .active()
+        .annotate(email_lower=Lower("email"))
+        .filter(match)
+        .order_by(F("user_id").asc(nulls_last=True) if user is None else "id")
+        .first()
+    )
+
+
+def _billing_missing(details: RegistrationDetails) -> bool:
+    return not (details.billing_organisation.strip() and details.billing_address.strip())
+
+
+def _register(
+    *,
+    event_id: int,
+    user,
+    first_name: str,
+    last_name: str,
+    email: str,
+    job_title: str,
+    affiliations: Sequence[Affiliation],
+    details: RegistrationDetails,
+    now: datetime.datetime | None,
+    check_window: bool,
+    require_billing: bool,
+) -> RegistrationOutcome:
+    try:
+        with transaction.atomic():
+            return _register_locked(
+                event_id=event_id,
+                user=user,
+                first_name=first_name,
+                last_name=last_name,
+                email=email,
+                job_title=job_title,
+                affiliations=affiliations,
+                details=details,
+                now=now,
+                check_window=check_window,
+                require_billing=require_billing,
+            )
+    except IntegrityError as error:
+        # A concurrent duplicate (same person or address) won the race; the unique
+        # constraints stopped ours. The winner's registration is the answer. Anything else
+        # (a capacity check violation) is a real error and propagates.
+        existing = _active_registration(event_id=event_id, user=user, email=email)
+        if existing is None or not _is_duplicate_violation(error):
+            raise
+        return RegistrationOutcome(registration=existing, created=False)
+
+
+def _is_duplicate_violation(error: IntegrityError) -> bool:
+    diag = getattr(getattr(error, "__cause__", None), "diag", None)
+    name = getattr(diag, "constraint_name", None) or str(error)
+    return "registration_one_active_per" in name
+
+
+def _register_locked(
+    *,
+    event_id: int,
+    user,
+    first_name: str,
+    last_name: str,
+    email: str,
+    job_title: str,
+    affiliations: Sequence[Affiliation],
+    details: RegistrationDetails,
+    now: datetime.datetime | None,
+    check_window: bool,
+    require_billing: bool,
+) -> RegistrationOutcome:
+    event = _lock_event(event_id)
+    moment = now or timezone.now()
+    if event.status != Event.Status.PUBLISHED:
+        raise RegistrationError("not_open")
+    if check_window and _time_problem(event, moment) is not None:
+        raise RegistrationError("closed")
+    existing = _active_registration(event_id=event.pk, user=user, email=email)
+    if existing is not None:
+        return RegistrationOutcome(registration=existing, created=False)
+
+    decision: AdmissionDecision = decide_admission(event=event, affiliations=affiliations)
+    fee_due = decision.price > 0
+    if fee_due and require_billing and _billing_missing(details):
+        raise RegistrationError("billing_required")
+
+    if event.capacity is None or event.confirmed_count < event.capacity:
+        status = Registration.Status.CONFIRMED
+    elif event.has_waiting_list:
+        status = Registration.Status.WAITLISTED
+    else:
+        raise RegistrationError("full")
+
+    institution = decision.institution
+    registration = Registration(
+        event=event,
+        user=user,
+        first_name=first_name or "",
+        last_name=last_name or "",
+        email=email,
+        job_title=job_title or "",
+        institution=institution,
+        institution_name=institution.name if institution else "",
+        category=decision.category,
+        price=decision.price,
+        currency=decision.currency,
+        price_reason=decision.reason,
+        status=status,
+        created_at=moment,
+        confirmed_at=moment if status == Registration.Status.CONFIRMED else None,
+        language=details.language or settings.LANGUAGE_CODE,
+        dietary_needs=details.dietary_needs.strip(),
+        accessibility_needs=details.accessibility_needs.strip(),
+        listed_as_participant=details.listed_as_participant,
+    )
+    if fee_due:
+        # Billing details are kept only where a fee is due; for a free place they are dropped.
+        registration.billing_organisation = details.billing_organisation.strip()
+        registration.billing_address = details.billing_address.strip()
+        registration.billing_vat_number = details.billing_vat_number.strip()
+        registration.billing_po_reference = details.billing_po_reference.strip()
+        registration.billing_ean_number = details.billing_ean_number.strip()
+    registration.save(force_insert=True)
+
+    if status == Registration.Status.CONFIRMED:
+        _change_counts(event, confirmed=+1)
+        notifications.queue_confirmation(registration=registration)
+    else:
+        _change_counts(event, waitlisted=+1)
+        notifications.queue_waitlisted(registration=registration)
+    return RegistrationOutcome(registration=registration, created=True)
+
+
+def _change_counts(event: Event, *, confirmed: int = 0, waitlisted: int = 0) -> None:
+    """Move the event's counters by the given amounts, in the database and on the instance."""
+    changes = {}
+    if confirmed:
+        changes["confirmed_count"] = F("confirmed_count") + confirmed
+    if waitlisted:
+        changes["waitlisted_count"] = F("waitlisted_count") + waitlisted
+    if not changes:
+        return
+    Event.objects.filter(pk=event.pk).update(**changes)
+    event.confirmed_count += confirmed
+    event.waitlisted_count += waitlisted
+
+
+# --- Cancelling and the waiting list ----------------------------------------------------------
+
+
+def _waiting_list(event: Event):
+    return Registration.objects.filter(event=event).waitlisted().order_by("created_at", "id")
+
+
+def _promote(event: Event, registration: Registration, moment: datetime.datetime) -> None:
+    """Give a locked, wait-listed registration a seat (the caller checked there is one)."""
+    registration.status = Registration.Status.CONFIRMED
+    registration.confirmed_at = moment
+    registration.save(update_fields=["status", "confirmed_at"])
+    _change_counts(event, confirmed=+1, waitlisted=-1)
+    notifications.queue_promoted(registration=registration)
+
+
+def _fill_free_seats(event: Event, moment: datetime.datetime) -> list[Registration]:
+    """Promote wait-listed people, first come first served, while seats are free.
+
+    Runs under the event lock. Nobody is promoted for an event that is not published or
+    has already started: a seat offered then would be useless.
+    """
+    if event.status != Event.Status.PUBLISHED or moment >= event.starts_at:
+        return []
+    if event.capacity is None:
+        free = None
+    else:
+        free = event.capacity - event.confirmed_count
+        if free <= 0:
+            return []
+    waiting = _waiting_list(event).select_for_update(no_key=True)
+    if free is not None:
+        waiting = waiting[:free]
+    promoted = []
+    for registration in waiting:
+        _promote(event, registration, moment)
+        promoted.append(registration)
+    return promoted
+
+
+@transaction.atomic
+def cancel_registration(
+    *,
+    registration_id: int,
+    cancelled_by=None,
+    enforce_deadline: bool = True,
+    now: datetime.datetime | None = None,
+) -> Registration:
+    """Cancel a registration; if it held a seat, give the seat to the first wait-listed
+    person (in order of arrival) in the same transaction.
+
+    Guarantees: counters stay equal to the real counts; the cancellation and promotion
+    e-mails are written with the change. With `enforce_deadline` (attendees), cancelling
+    after the cancellation deadline, or after the start when there is none, is refused;
+    staff pass enforce_deadline=False.
+    Raises RegistrationError: "already_cancelled", "cancellation_closed";
+    Registration.DoesNotExist for an unknown id.
+    """
+    event_id = (
+        Registration.objects.filter(pk=registration_id).values_list("event_id", flat=True).get()
+    )
+    event = _lock_event(event_id)
+    registration = Registration.objects.select_for_update(no_key=True).get(pk=registration_id)
+    moment = now or timezone.now()
+    if registration.status == Registration.Status.CANCELLED:
+        raise RegistrationError("already_cancelled")
+    if enforce_deadline:
+        deadline = event.cancellation_deadline or event.starts_at
+        if moment > deadline:
+            raise RegistrationError("cancellation_closed")
+
+    was_confirmed = registration.status == Registration.Status.CONFIRMED
+    registration.status = Registration.Status.CANCELLED
+    registration.cancelled_at = moment
+    registration.save(update_fields=["status", "cancelled_at"])
+    if was_confirmed:
+        _change_counts(event, confirmed=-1)
+    else:
+        _change_counts(event, waitlisted=-1)
+    notifications.queue_cancelled(registration=registration)
+    if cancelled_by is not None:
+        logger.info("Registration %s cancelled by %s", registration.pk, cancelled_by)
+    if was_confirmed:
+        _fill_free_seats(event, moment)
+    return registration
+
+
+@transaction.atomic
+def promote_from_waiting_list(
+    *, registration_id: int, promoted_by=None, now: datetime.datetime | None = None
+) -> Registration:
+    """Staff giving a seat to a specific wait-listed person (out of turn if they choose).
+
+    Guarantees: never exceeds the capacity; the promotion e-mail is written with the change.
+    Raises RegistrationError: "not_waitlisted", "full" (no free seat).
+    """
+    event_id = (
+        Registration.objects.filter(pk=registration_id).values_list("event_id", flat=True).get()
+    )
+    event = _lock_event(event_id)
+    registration = Registration.objects.select_for_update(no_key=True).get(pk=registration_id)
+    if registration.status != Registration.Status.WAITLISTED:
+        raise RegistrationError("not_waitlisted")
+    if event.capacity is not None and event.confirmed_count >= event.capacity:
+        raise RegistrationError("full")
+    _promote(event, registration, now or timezone.now())
+    if promoted_by is not None:
+        logger.info("Registration %s promoted by %s", registration.pk, promoted_by)
+    return registration
+
+
+@transaction.atomic
+def change_capacity(
+    *, event_id: int, capacity: int | None, now: datetime.datetime | None = None
+) -> list[Registration]:
+    """Set an event's capacity (None: unlimited) and promote as many wait-listed people as
+    now fit, first come first served, with their promotion e-mails. Returns them.
+
+    Raises CapacityBelowConfirmed (a RegistrationError and ValueError, code
+    "capacity_below_confirmed") when the capacity is below the confirmed count, and
+    ValueError for a negative capacity.
+    """
+    if capacity is not None and capacity < 0:
+        raise ValueError("Capacity cannot be negative.")
+    event = _lock_event(event_id)
+    if capacity is not None and capacity < event.confirmed_count:
+        raise CapacityBelowConfirmed("capacity_below_confirmed")
+    Event.objects.filter(pk=event.pk).update(capacity=capacity, updated_at=timezone.now())
+    event.capacity = capacity
+    return _fill_free_seats(event, now or timezone.now())
+
+
+# --- At the door and in the back office -------------------------------------------------------
+
+
+@transaction.atomic
+def check_in(
+    *, registration_id: int, checked_in_by, now: datetime.datetime | None = None
+) -> tuple[Registration, bool]:
+    """Mark a confirmed registration present. Returns (registration, newly_checked_in).
+
+    Guarantees: the first check-in time and the staff member who did it are kept; a second
+    call (or two at once) returns (registration, False) unchanged.
+    Raises RegistrationError("not_confirmed") for a wait-listed or cancelled registration.
+    """
+    registration = Registration.objects.select_for_update(no_key=True).get(pk=registration_id)
+    if registration.status != Registration.Status.CONFIRMED:
+        raise RegistrationError("not_confirmed")
+    if registration.checked_in_at is not None:
+        return registration, False
+    registration.checked_in_at = now or timezone.now()
+    registration.checked_in_by = checked_in_by
+    registration.save(update_fields=["checked_in_at", "checked_in_by"])
+    return registration, True
+
+
+@transaction.atomic
+def override_price(
+    *,
+    registration_id: int,
+    category: str,
+    price: Decimal,
+    reason: str,
+    overridden_by,
+    now: datetime.datetime | None = None,
+) -> Registration:
+    """Staff overriding a registration's category and price.
+
+    Records who, when and why; the original decision's reason (`price_reason`) is kept
+    for the record. Raises ValueError for an empty reason, a negative price or an unknown
+    category.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError(_("A reason is required to override the price."))
+    price = Decimal(price)
+    if price < 0:
+        raise ValueError(_("The price cannot be negative."))
+    if category not in AdmissionCategory.values:
+        raise ValueError(_("Unknown admission category."))
+    registration = Registration.objects.select_for_update(no_key=True).get(pk=registration_id)
+    registration.category = category
+    registration.price = price
+    registration.price_override_reason = reason
+    registration.price_overridden_by = overridden_by
+    registration.price_overridden_at = now or timezone.now()
+    registration.save(
+        update_fields=[
+            "category",
+            "price",
+            "price_override_reason",
+            "price_overridden_by",
+            "price_overridden_at",
+        ]
+    )
+    return registration
+
+
+def erase_special_category_data(
+    *, older_than_days: int = 30, now: datetime.datetime | None = None
+) -> int:
+    """Blank dietary and accessibility needs (GDPR Art. 9 data) of registrations whose event
+    ended more than `older_than_days` days ago, and record when. Returns how many
+    registrations were erased. Idempotent.
+    """
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=older_than_days)
+    return (
+        Registration.objects.filter(event__ends_at__lt=cutoff, special_needs_erased_at__isnull=True)
+        .filter(~Q(dietary_needs="") | ~Q(accessibility_needs=""))
+        .update(dietary_needs="", accessibility_needs="", special_needs_erased_at=timezone.now())
+    )
