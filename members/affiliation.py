@@ -3,6 +3,11 @@
 The answer is built only from e-mail addresses: for each address, the institution whose
 `InstitutionDomain` matches its domain exactly, or as a parent domain that allows sub-domains;
 the longest (most specific) match wins. Only addresses the person has verified count.
+
+Domains are compared in one canonical form (see `normalise_domain`): lower case, IDNA
+(punycode), no leading "@" or dot, no trailing dot. Stored domains and the domains of
+addresses go through the same function, so "LU.SE", "lu.se." and "@lu.se" are one domain,
+and a look-alike ("lu.se.evil.com", "evil-lu.se", "ⅼu.se") is a different one.
 """
 
 from __future__ import annotations
@@ -12,9 +17,19 @@ from dataclasses import dataclass
 from datetime import date
 
 from allauth.account.models import EmailAddress
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from .models import Institution, InstitutionDomain, Membership
+
+# RFC 5321: a path is at most 256 octets including the angle brackets, a domain 253 without
+# its trailing dot. Longer input is not an address, and bounding it bounds the work below.
+MAX_ADDRESS_LENGTH = 254
+MAX_DOMAIN_LENGTH = 253
+
+# IDNA 2003 (Python's codec) and IDNA 2008 encode these differently: "straße.de" becomes
+# "strasse.de" under 2003, a different, real domain under 2008. We refuse them rather than
+# risk matching someone else's domain.
+_IDNA_DEVIATION_CHARACTERS = frozenset("\u00df\u03c2\u200c\u200d")
 
 
 @dataclass(frozen=True)
@@ -34,27 +49,57 @@ class Affiliation:
         return is_member_on(institution=self.institution, on=on)
 
 
+@dataclass(frozen=True)
+class AddressAffiliation:
+    """One of a user's addresses, verified or not, and the institution it identifies."""
+
+    email: str
+    domain: str | None  # normalised domain of the address, None when it has no usable one
+    verified: bool
+    primary: bool
+    affiliation: Affiliation | None
+
+    @property
+    def counts(self) -> bool:
+        """Whether this address can establish who the person is (only verified ones do)."""
+        return self.verified and self.affiliation is not None
+
+
 class InvalidDomain(ValueError):
     pass
 
 
 def normalise_domain(value: str) -> str:
     """A domain in its stored form: lower case, IDNA (punycode), no leading "@" or dot,
-    no trailing dot. Raises InvalidDomain for anything that is not a host name."""
-    domain = (value or "").strip().lstrip("@").strip(".").lower()
-    if not domain or any(c.isspace() for c in domain) or "@" in domain or ".." in domain:
+    no trailing dot. Raises InvalidDomain for anything that is not a host name of at least
+    two labels (letters, digits and hyphens, 1 to 63 characters each, 253 in all)."""
+    if not isinstance(value, str):
+        raise InvalidDomain(value)
+    domain = value.strip().lstrip("@").strip(".").lower()
+    if (
+        not domain
+        or len(domain) > MAX_DOMAIN_LENGTH * 4  # before encoding; checked exactly below
+        or any(c.isspace() for c in domain)
+        or "@" in domain
+        or ".." in domain
+        or _IDNA_DEVIATION_CHARACTERS.intersection(domain)
+    ):
         raise InvalidDomain(value)
     try:
-        domain = domain.encode("idna").decode("ascii")
+        domain = domain.encode("idna").decode("ascii").lower()
     except UnicodeError as error:
         raise InvalidDomain(value) from error
     labels = domain.split(".")
-    if len(labels) < 2 or any(
-        not label or len(label) > 63 or label.startswith("-") or label.endswith("-")
-        for label in labels
+    if (
+        len(domain) > MAX_DOMAIN_LENGTH
+        or len(labels) < 2
+        or any(
+            not label or len(label) > 63 or label.startswith("-") or label.endswith("-")
+            for label in labels
+        )
     ):
         raise InvalidDomain(value)
-    if not all(c.isalnum() or c == "-" for label in labels for c in label):
+    if not all(c.isascii() and (c.isalnum() or c == "-") for c in domain.replace(".", "")):
         raise InvalidDomain(value)
     return domain
 
@@ -65,9 +110,12 @@ def domain_of_address(email: str) -> str | None:
     Only the part after the *last* "@" is the domain; odd local parts (quoted, with "@",
     with plus signs) never change which domain is judged.
     """
-    if not email or "@" not in email:
+    if not isinstance(email, str):
         return None
-    local, _, domain = email.strip().rpartition("@")
+    email = email.strip()
+    if not email or len(email) > MAX_ADDRESS_LENGTH or "@" not in email:
+        return None
+    local, _, domain = email.rpartition("@")
     if not local:
         return None
     try:
@@ -89,11 +137,32 @@ def _memberships_prefetch() -> Prefetch:
     )
 
 
+def _match(candidates: list[str], rows: dict[str, InstitutionDomain]) -> InstitutionDomain | None:
+    """The most specific listed domain that covers the first candidate, or None.
+
+    The walk stops at the first (longest) listed domain. When that domain does not cover
+    sub-domains, the address matches nothing, even if a shorter parent would cover it:
+    "x.student.lu.se" under "student.lu.se" (students, exact only) and "lu.se" (staff,
+    with sub-domains) is not Lund staff. The more specific entry says what that part of
+    the name space is, and it says "not this".
+    """
+    for position, candidate in enumerate(candidates):
+        row = rows.get(candidate)
+        if row is None:
+            continue
+        if position == 0 or row.include_subdomains:
+            return row
+        return None
+    return None
+
+
 def affiliations_for_addresses(*, emails: Iterable[str]) -> dict[str, Affiliation]:
     """The affiliation of each address that has one, keyed by the address as given.
 
-    Runs a fixed number of queries (domains, institutions, memberships) however many
-    addresses, institutions and domains there are.
+    Runs at most two queries (domains with their institutions, memberships) however many
+    addresses, institutions and domains there are; none when no address is usable. Each
+    affiliation's institution carries its memberships, so `Affiliation.is_member_on` runs
+    no query.
     """
     wanted: dict[str, list[str]] = {}
     for email in emails:
@@ -111,35 +180,30 @@ def affiliations_for_addresses(*, emails: Iterable[str]) -> dict[str, Affiliatio
     }
     result: dict[str, Affiliation] = {}
     for email, candidates in wanted.items():
-        for position, candidate in enumerate(candidates):
-            row = rows.get(candidate)
-            if row is None:
-                continue
-            is_exact = position == 0
-            if is_exact or row.include_subdomains:
-                result[email] = Affiliation(
-                    email=email,
-                    domain=row.domain,
-                    institution=row.institution,
-                    audience=row.audience,
-                )
-                break
-            # A longer domain that does not cover sub-domains stops the search: "lu.se"
-            # listed without sub-domains must not let "x.lu.se" fall through to a shorter
-            # parent with a different meaning.
-            break
+        row = _match(candidates, rows)
+        if row is not None:
+            result[email] = Affiliation(
+                email=email,
+                domain=row.domain,
+                institution=row.institution,
+                audience=row.audience,
+            )
     return result
 
 
 def affiliation_for_address(*, email: str) -> Affiliation | None:
-    """The institution and audience an address identifies, or None (staff entering a guest)."""
+    """The institution and audience an address identifies, or None (staff entering a guest).
+
+    The same rule as for a user's verified addresses; the caller vouches for the address.
+    """
     return affiliations_for_addresses(emails=[email]).get(email)
 
 
 def verified_affiliations(*, user) -> list[Affiliation]:
-    """The affiliations of every verified address of a user, in a stable order.
+    """The affiliations of every verified address of a user, primary address first, then
+    by address.
 
-    An unverified address never counts. Runs a bounded number of queries.
+    An unverified address never counts. Runs at most three queries.
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return []
@@ -150,6 +214,31 @@ def verified_affiliations(*, user) -> list[Affiliation]:
     )
     found = affiliations_for_addresses(emails=addresses)
     return [found[email] for email in addresses if email in found]
+
+
+def affiliations_by_address(*, user) -> list[AddressAffiliation]:
+    """Every address of a user, verified or not, with the institution it identifies, primary
+    address first, then by address. For showing a person what their addresses give; only
+    the verified ones count (`AddressAffiliation.counts`). Runs at most three queries.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return []
+    addresses = list(
+        EmailAddress.objects.filter(user=user)
+        .order_by("-primary", "email")
+        .values_list("email", "verified", "primary")
+    )
+    found = affiliations_for_addresses(emails=[email for email, _, _ in addresses])
+    return [
+        AddressAffiliation(
+            email=email,
+            domain=domain_of_address(email),
+            verified=verified,
+            primary=primary,
+            affiliation=found.get(email),
+        )
+        for email, verified, primary in addresses
+    ]
 
 
 def is_member_on(*, institution: Institution, on: date) -> bool:
@@ -173,3 +262,12 @@ def member_institution_ids_on(*, institution_ids: Sequence[int], on: date) -> se
         .covering(on)
         .values_list("institution_id", flat=True)
     )
+
+
+def with_member_flag(
+    *, institutions: QuerySet[Institution], on: date, name: str = "is_member"
+) -> QuerySet[Institution]:
+    """The institutions annotated with `name`: whether they are members on the date (the
+    same rule as `is_member_on`), computed in the same query, for lists and filters."""
+    covering = Membership.objects.filter(institution=OuterRef("pk")).covering(on)
+    return institutions.annotate(**{name: Exists(covering)})
