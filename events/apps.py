@@ -7,5 +7,7 @@ class EventsConfig(AppConfig):
     verbose_name = _("Events")
 
     def ready(self):
-        # Registers the renderers of event e-mails with the outbox.
-        from . import notifications  # noqa: F401
+        # The outbox renders event e-mails at send time with the renderers registered here.
+        from . import emails
+
+        emails.register_renderers()

@@ -9,6 +9,7 @@ variable.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -56,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "members.middleware.StaffTwoFactorMiddleware",
 ]
 
 ROOT_URLCONF = "mva.urls"
@@ -122,6 +124,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Retries of e-mail are capped at OUTBOX_MAX_RETRY_DELAY; a message not acknowledged within
 # the visibility timeout is delivered again, so the timeout must stay well above that cap.
 OUTBOX_MAX_RETRY_DELAY = env.int("OUTBOX_MAX_RETRY_DELAY", default=15 * 60)
+# Back-off of a temporary failure: base * 2**(attempt - 1) seconds (with jitter), up to the cap
+# above; after OUTBOX_MAX_ATTEMPTS attempts (about 1.5 hours with the defaults) a message is
+# marked failed for staff to see and send again.
+OUTBOX_RETRY_BASE_DELAY = env.float("OUTBOX_RETRY_BASE_DELAY", default=30.0)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
+# The sweep publishes again rows queued (or due for a retry) longer than this many seconds, and
+# rows in flight longer than OUTBOX_IN_FLIGHT_TIMEOUT (their worker died mid-send).
+OUTBOX_REQUEUE_AFTER = env.int("OUTBOX_REQUEUE_AFTER", default=2 * 60)
+OUTBOX_IN_FLIGHT_TIMEOUT = env.int("OUTBOX_IN_FLIGHT_TIMEOUT", default=10 * 60)
+OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=90)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 60 * 60),
     # Do not hang a web request when Redis is down; the outbox sweep sends later.
@@ -132,6 +144,27 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TIMEZONE = "Europe/Copenhagen"
 REMINDER_DAYS_BEFORE = env.int("REMINDER_DAYS_BEFORE", default=2)
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {
+        "task": "outbox.sweep_outbox",
+        "schedule": 60.0,
+        # A sweep that waited a minute in the queue is superseded by the next one.
+        "options": {"expires": 55},
+    },
+    "event-reminders": {
+        "task": "events.send_event_reminders",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 50 * 60},
+    },
+    "outbox-delete-old-sent": {
+        "task": "outbox.delete_old_sent_emails",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    "erase-special-category-data": {
+        "task": "events.erase_special_category_data",
+        "schedule": crontab(hour=4, minute=0),
+    },
+}
 
 # --- E-mail ---------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

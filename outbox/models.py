@@ -35,6 +35,12 @@ class OutgoingEmail(models.Model):
         AWAITING_RETRY = "awaiting_retry", _("Awaiting retry")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
+        # The renderer found the message no longer applies (a wait-list notice for someone
+        # promoted meanwhile, a reminder for a cancelled registration).
+        SKIPPED = "skipped", _("Not needed any more")
+
+    # Rows a worker may pick up; every other status is final or being worked on.
+    SENDABLE = (Status.QUEUED, Status.AWAITING_RETRY)
 
     kind = models.CharField(_("kind"), max_length=100)
     # One-time messages (one confirmation per registration, …) carry a key; the unique
@@ -68,6 +74,8 @@ class OutgoingEmail(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # When a worker took the row; the sweep re-queues rows whose worker died mid-send.
+    in_flight_since = models.DateTimeField(_("in flight since"), null=True, blank=True)
 
     objects = OutgoingEmailQuerySet.as_manager()
 
@@ -77,8 +85,21 @@ class OutgoingEmail(models.Model):
         verbose_name_plural = _("outgoing e-mails")
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["queued", "in_flight", "awaiting_retry", "sent", "failed"]),
+                condition=Q(
+                    status__in=[
+                        "queued",
+                        "in_flight",
+                        "awaiting_retry",
+                        "sent",
+                        "failed",
+                        "skipped",
+                    ]
+                ),
                 name="outgoing_email_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="in_flight") | Q(in_flight_since__isnull=False),
+                name="outgoing_email_in_flight_has_time",
             ),
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(sent_at__isnull=False),

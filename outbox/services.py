@@ -3,17 +3,38 @@
 The outbox knows nothing about what a message is about: other apps register a renderer for
 each kind of message (`register_renderer`) and write rows with `queue_email` inside the
 transaction of the change that causes them.
+
+The life of a row::
+
+    queued ──► in_flight ──► sent
+      ▲  ▲         │
+      │  │         ├──► awaiting_retry ──► in_flight …   (temporary SMTP or network error)
+      │  │         ├──► failed                            (permanent error, renderer bug,
+      │  │         │                                        too many attempts)
+      │  │         └──► skipped                           (the message no longer applies)
+      │  └── sweep: in flight far too long (the worker died mid-send)
+      └───── sweep: queued or awaiting retry too long (the broker lost or never got the task)
+
+A row moves to in_flight in a committed transaction under a row lock before the SMTP
+conversation starts, so two workers given the same row never both send it. The one case where
+a recipient can get a message twice is a worker that dies after the mail server accepted the
+message and before the row was marked sent; the sweep then sends it again (at-least-once in
+that rare case, exactly once otherwise).
 """
 
 import logging
+import random
+import smtplib
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.utils import timezone, translation
 
 from .models import OutgoingEmail
@@ -24,6 +45,11 @@ PRERENDERED = "prerendered"
 
 Renderer = Callable[[OutgoingEmail], EmailMessage]
 _renderers: dict[str, Renderer] = {}
+
+
+class MessageNotNeeded(Exception):
+    """Raised by a renderer when its message no longer applies (a wait-list notice for a person
+    promoted meanwhile); the row is marked skipped with the reason instead of being sent."""
 
 
 def register_renderer(kind: str, renderer: Renderer) -> None:
@@ -76,27 +102,29 @@ def queue_email(
     return email
 
 
-def publish_email(*, email_id: int) -> bool:
-    """Hand a row's id to the broker. Returns False (and logs) when the broker is unreachable;
-    the row then stays queued until the periodic sweep publishes it again."""
+def publish_email(*, email_id: int, countdown: float | None = None) -> bool:
+    """Hand a row's id to the broker. Returns False (and logs a warning) when the broker is
+    unreachable, within the broker's short connect timeout; the row then stays as it is until
+    the periodic sweep publishes it again. Never raises."""
     from .tasks import send_email
 
     try:
-        send_email.apply_async(args=[email_id], retry=False)
-    except Exception:
-        logger.warning("Broker unreachable; outgoing e-mail %s waits for the sweep.", email_id)
+        send_email.apply_async(args=[email_id], countdown=countdown, retry=False)
+    except Exception as error:
+        logger.warning(
+            "Broker unreachable (%s); outgoing e-mail %s waits for the sweep.",
+            error.__class__.__name__,
+            email_id,
+        )
         return False
     return True
 
 
-@dataclass(frozen=True)
-class SendResult:
-    sent: bool
-    skipped: bool = False
-
-
 def build_message(email: OutgoingEmail) -> EmailMessage:
-    """The message for a row, in the row's language, with its stable Message-ID."""
+    """The message for a row, in the row's language, with its stable Message-ID.
+
+    Raises MessageNotNeeded when the renderer finds the message no longer applies, and
+    whatever a faulty renderer raises."""
     with translation.override(email.language or settings.LANGUAGE_CODE):
         if email.kind == PRERENDERED:
             message = EmailMultiAlternatives(
@@ -108,35 +136,247 @@ def build_message(email: OutgoingEmail) -> EmailMessage:
                 message.attach_alternative(email.body_html, "text/html")
         else:
             message = _renderers[email.kind](email)
+    message.to = [email.recipient]
     message.extra_headers["Message-ID"] = email.message_id
+    # Tells auto-responders (out-of-office) not to answer a machine.
+    message.extra_headers.setdefault("Auto-Submitted", "auto-generated")
     return message
 
 
-def send_queued_email(*, email_id: int) -> SendResult:
-    """Send one row unless it is already sent, failed or being sent by another worker.
+def is_temporary_failure(error: BaseException) -> bool:
+    """Whether sending may succeed later: 4xx replies, dropped or refused connections and
+    time-outs are temporary; 5xx replies (recipient refused, message rejected) are permanent.
+    Authentication and TLS problems count as temporary: they are our configuration, not the
+    message, and the message should go out once it is fixed."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _reply in error.recipients.values()]
+        return bool(codes) and all(code < 500 for code in codes)
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return True
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code < 500
+    # SMTPServerDisconnected, SMTPNotSupportedError and other protocol errors; OSError covers
+    # refused connections, resets, socket time-outs and TLS errors.
+    return isinstance(error, smtplib.SMTPException | OSError)
 
-    Guarantees: two workers given the same row never both send it (the row is locked and
-    marked in flight before the SMTP conversation starts).
-    """
+
+def retry_delay(*, attempts: int) -> float:
+    """Seconds to wait before attempt `attempts + 1`: exponential back-off from
+    OUTBOX_RETRY_BASE_DELAY, capped at OUTBOX_MAX_RETRY_DELAY (well below the broker's
+    visibility timeout), with jitter so that a recovering server is not hit by every
+    waiting message in the same second."""
+    ceiling = min(
+        settings.OUTBOX_MAX_RETRY_DELAY,
+        settings.OUTBOX_RETRY_BASE_DELAY * 2 ** max(attempts - 1, 0),
+    )
+    return ceiling * random.uniform(0.8, 1.0)  # noqa: S311 - jitter, not security
+
+
+def describe_error(error: BaseException) -> str:
+    """A short reason for staff: the SMTP reply where there is one."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        replies = [
+            f"{recipient}: {code} {_decode(reply)}"
+            for recipient, (code, reply) in error.recipients.items()
+        ]
+        return "Recipient refused: " + "; ".join(replies)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{error.__class__.__name__}: {error.smtp_code} {_decode(error.smtp_error)}"
+    return f"{error.__class__.__name__}: {error}"
+
+
+def _decode(reply) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What one call of send_queued_email did. `status` is the row's status afterwards as this
+    call left it ("" when the row was skipped untouched); `retry_in` is set when the caller
+    should try again after that many seconds."""
+
+    status: str = ""
+    retry_in: float | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self.status == OutgoingEmail.Status.SENT
+
+    @property
+    def skipped(self) -> bool:
+        return self.status == ""
+
+
+def claim_email(*, email_id: int, now: datetime | None = None) -> OutgoingEmail | None:
+    """Take a row for sending: lock it, check it is queued (or awaiting a retry that is due),
+    mark it in flight and count the attempt, and commit. Returns None when the row is missing,
+    not sendable, not yet due, or locked by another worker claiming it right now.
+
+    Guarantees: at most one caller gets a given row until it leaves in_flight again."""
+    now = now or timezone.now()
     with transaction.atomic():
         email = (
             OutgoingEmail.objects.select_for_update(skip_locked=True).filter(pk=email_id).first()
         )
-        if email is None or email.status not in (
-            OutgoingEmail.Status.QUEUED,
-            OutgoingEmail.Status.AWAITING_RETRY,
-        ):
-            return SendResult(sent=False, skipped=True)
+        if email is None or email.status not in OutgoingEmail.SENDABLE:
+            return None
+        if email.status == OutgoingEmail.Status.AWAITING_RETRY and email.next_attempt_at > now:
+            # A copy of the task (the sweep's, say) arrived before the back-off ended.
+            return None
         email.status = OutgoingEmail.Status.IN_FLIGHT
+        email.in_flight_since = now
         email.attempts += 1
-        email.save(update_fields=["status", "attempts", "updated_at"])
+        email.save(update_fields=["status", "in_flight_since", "attempts", "updated_at"])
+    return email
 
-    message = build_message(email)
-    with get_connection() as connection:
-        message.connection = connection
-        message.send()
 
-    OutgoingEmail.objects.filter(pk=email.pk).update(
-        status=OutgoingEmail.Status.SENT, sent_at=timezone.now(), last_error=""
+def send_queued_email(*, email_id: int, now: datetime | None = None) -> SendResult:
+    """Send one row unless it is already sent, failed, not yet due or being sent by another
+    worker, and record the outcome.
+
+    Guarantees: two workers given the same row never both send it (claim_email); a temporary
+    failure leaves the row awaiting_retry with next_attempt_at set and returns `retry_in`;
+    a permanent failure, a renderer error or the last allowed attempt marks it failed with
+    the reason; a message that no longer applies is marked skipped. Never raises for a
+    failure of the message itself.
+    """
+    email = claim_email(email_id=email_id, now=now)
+    if email is None:
+        return SendResult()
+
+    try:
+        message = build_message(email)
+    except MessageNotNeeded as reason:
+        logger.info("Outgoing e-mail %s not needed any more: %s", email.pk, reason)
+        return _finish(email, status=OutgoingEmail.Status.SKIPPED, error=str(reason))
+    except Exception as error:
+        logger.exception("Outgoing e-mail %s (%s) could not be rendered.", email.pk, email.kind)
+        summary = "".join(traceback.format_exception(error, limit=-3))
+        return _finish(email, status=OutgoingEmail.Status.FAILED, error=f"Rendering: {summary}")
+
+    try:
+        with get_connection(fail_silently=False) as connection:
+            connection.send_messages([message])
+    except Exception as error:
+        reason = describe_error(error)
+        if not is_temporary_failure(error):
+            logger.warning("Outgoing e-mail %s refused for good: %s", email.pk, reason)
+            return _finish(email, status=OutgoingEmail.Status.FAILED, error=reason)
+        if email.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+            logger.error("Outgoing e-mail %s failed %s times: %s", email.pk, email.attempts, reason)
+            return _finish(
+                email,
+                status=OutgoingEmail.Status.FAILED,
+                error=f"Gave up after {email.attempts} attempts. {reason}",
+            )
+        delay = retry_delay(attempts=email.attempts)
+        logger.info("Outgoing e-mail %s: %s; retry in %.0f s.", email.pk, reason, delay)
+        return _finish(
+            email, status=OutgoingEmail.Status.AWAITING_RETRY, error=reason, retry_in=delay
+        )
+
+    sent_at = timezone.now()
+    # Recorded even if the sweep meanwhile took the row back (a very slow send): the message
+    # went out, so it must not go out again.
+    OutgoingEmail.objects.filter(pk=email.pk).exclude(status=OutgoingEmail.Status.SENT).update(
+        status=OutgoingEmail.Status.SENT,
+        sent_at=sent_at,
+        in_flight_since=None,
+        last_error="",
+        updated_at=sent_at,
     )
-    return SendResult(sent=True)
+    return SendResult(status=OutgoingEmail.Status.SENT)
+
+
+def _finish(
+    email: OutgoingEmail, *, status: str, error: str, retry_in: float | None = None
+) -> SendResult:
+    """Record an outcome other than sent, only if the row is still this attempt's."""
+    now = timezone.now()
+    changes = {"status": status, "in_flight_since": None, "last_error": error, "updated_at": now}
+    if retry_in is not None:
+        changes["next_attempt_at"] = now + timedelta(seconds=retry_in)
+    updated = OutgoingEmail.objects.filter(
+        pk=email.pk, status=OutgoingEmail.Status.IN_FLIGHT, attempts=email.attempts
+    ).update(**changes)
+    if not updated:
+        return SendResult()
+    return SendResult(status=status, retry_in=retry_in)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    republished: int
+    rescued: int
+
+
+def sweep_outbox(*, now: datetime | None = None, batch_size: int = 1000) -> SweepResult:
+    """Publish again what the broker should have delivered by now.
+
+    - Rows queued, or awaiting a retry that was due, for longer than OUTBOX_REQUEUE_AFTER
+      seconds: their task was never published (broker down) or got lost.
+    - Rows in flight for longer than OUTBOX_IN_FLIGHT_TIMEOUT seconds: their worker died
+      mid-send. They go back to queued; the recipient may get that message twice, which is
+      accepted for this rare case (at-least-once).
+
+    Guarantees: republishing is harmless (a task for a row that is not sendable does nothing),
+    each swept row's next_attempt_at moves to `now` so the next sweep leaves it alone for a
+    while, and at most `batch_size` rows are published per call.
+    """
+    now = now or timezone.now()
+    in_flight_cutoff = now - timedelta(seconds=settings.OUTBOX_IN_FLIGHT_TIMEOUT)
+    due_cutoff = now - timedelta(seconds=settings.OUTBOX_REQUEUE_AFTER)
+    with transaction.atomic():
+        stuck = list(
+            OutgoingEmail.objects.select_for_update(skip_locked=True)
+            .filter(status=OutgoingEmail.Status.IN_FLIGHT, in_flight_since__lt=in_flight_cutoff)
+            .order_by("in_flight_since")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        OutgoingEmail.objects.filter(pk__in=stuck).update(
+            status=OutgoingEmail.Status.QUEUED,
+            in_flight_since=None,
+            next_attempt_at=now,
+            last_error="The worker stopped while sending; queued again (may arrive twice).",
+            updated_at=now,
+        )
+        waiting = list(
+            OutgoingEmail.objects.select_for_update(skip_locked=True)
+            .filter(status__in=OutgoingEmail.SENDABLE, next_attempt_at__lte=due_cutoff)
+            .exclude(pk__in=stuck)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[: max(batch_size - len(stuck), 0)]
+        )
+        OutgoingEmail.objects.filter(pk__in=waiting).update(next_attempt_at=now, updated_at=now)
+    if stuck:
+        logger.warning("Outbox sweep: %s e-mails were in flight too long; queued again.", stuck)
+    for email_id in [*stuck, *waiting]:
+        if not publish_email(email_id=email_id):
+            break  # the broker is down; the next sweep tries again
+    return SweepResult(republished=len(waiting), rescued=len(stuck))
+
+
+def requeue_email(*, email_id: int) -> bool:
+    """Send a failed (or skipped) row again, with a fresh set of attempts: for staff after the
+    cause is fixed. Returns False when the row is not failed or skipped."""
+    now = timezone.now()
+    updated = OutgoingEmail.objects.filter(
+        pk=email_id,
+        status__in=[OutgoingEmail.Status.FAILED, OutgoingEmail.Status.SKIPPED],
+    ).update(status=OutgoingEmail.Status.QUEUED, attempts=0, next_attempt_at=now, updated_at=now)
+    if updated:
+        transaction.on_commit(lambda: publish_email(email_id=email_id))
+    return bool(updated)
+
+
+def delete_old_sent_emails(*, now: datetime | None = None, days: int | None = None) -> int:
+    """Delete sent and skipped rows older than `days` (OUTBOX_KEEP_SENT_DAYS): they hold
+    personal data that is no longer needed. Failed rows stay for staff to look at. Returns
+    how many rows were deleted."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.OUTBOX_KEEP_SENT_DAYS if days is None else days)
+    deleted, _by_model = OutgoingEmail.objects.filter(
+        Q(status=OutgoingEmail.Status.SENT, sent_at__lt=cutoff)
+        | Q(status=OutgoingEmail.Status.SKIPPED, updated_at__lt=cutoff)
+    ).delete()
+    return deleted

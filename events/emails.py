@@ -1,0 +1,259 @@
+"""The e-mails about registrations, rendered at send time from the outbox row's ids.
+
+Each renderer takes an OutgoingEmail written by events.notifications, fetches the registration
+as it is now, and builds an HTML message with a plain-text alternative from the templates in
+templates/email/, in the registrant's language and the event's time zone. A message that no
+longer applies (a wait-list notice for someone promoted meanwhile) raises MessageNotNeeded, so
+the outbox skips it instead of sending something untrue.
+"""
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+
+from outbox.messages import EmailWithInlineImages, InlineImage, calendar_attachment
+from outbox.models import OutgoingEmail
+from outbox.services import MessageNotNeeded, register_renderer
+
+from . import notifications
+from .calendar import event_calendar
+from .models import Event, Registration
+from .tickets import ticket_qr_png
+
+TICKET_CONTENT_ID = "ticket-qr@mva-events"
+
+
+def format_price(*, amount: Decimal, currency: str) -> str:
+    """A price as people write it in the active language: "Free", "1,200 DKK", "1 200,50 SEK"."""
+    if amount == 0:
+        return _("Free")
+    decimals = 0 if amount == amount.to_integral_value() else 2
+    number = formats.number_format(amount, decimals, use_l10n=True, force_grouping=True)
+    return f"{number} {currency}"
+
+
+def event_when(*, event: Event) -> str:
+    """Date and time of an event in the event's time zone, e.g. "Friday, 28 November 2026,
+    09:00–15:00"; both dates when it spans several days."""
+    starts = timezone.localtime(event.starts_at)
+    ends = timezone.localtime(event.ends_at)
+    start_day = f"{formats.date_format(starts, 'l')}, {formats.date_format(starts, 'DATE_FORMAT')}"
+    if starts.date() == ends.date():
+        return f"{start_day}, {starts:%H:%M}–{ends:%H:%M}"
+    end_day = f"{formats.date_format(ends, 'l')}, {formats.date_format(ends, 'DATE_FORMAT')}"
+    return f"{start_day}, {starts:%H:%M} – {end_day}, {ends:%H:%M}"
+
+
+def format_moment(*, moment) -> str:
+    """A date and time in the active language and time zone: "28 November 2026, 09:00"."""
+    local = timezone.localtime(moment)
+    return f"{formats.date_format(local, 'DATE_FORMAT')}, {local:%H:%M}"
+
+
+def waiting_list_position(*, registration: Registration) -> int:
+    """1 for the first person in line: wait-listed registrations of the event that arrived
+    earlier (by created_at, then id), plus one."""
+    ahead = (
+        Registration.objects.waitlisted()
+        .filter(event_id=registration.event_id, created_at__lte=registration.created_at)
+        .exclude(created_at=registration.created_at, id__gte=registration.pk)
+        .count()
+    )
+    return ahead + 1
+
+
+def _registration(email: OutgoingEmail) -> Registration:
+    registration_id = email.context.get("registration_id")
+    registration = (
+        Registration.objects.select_related("event", "event__network")
+        .filter(pk=registration_id)
+        .first()
+    )
+    if registration is None:
+        raise MessageNotNeeded(f"Registration {registration_id} no longer exists.")
+    return registration
+
+
+def _require_status(registration: Registration, *statuses: str, message: str) -> None:
+    if registration.status not in statuses:
+        raise MessageNotNeeded(f"{message} (registration is {registration.status}).")
+
+
+def _base_context(registration: Registration) -> dict:
+    event = registration.event
+    programme = [
+        {
+            "time": f"{timezone.localtime(item.starts_at):%H:%M}"
+            + (f"–{timezone.localtime(item.ends_at):%H:%M}" if item.ends_at else ""),
+            "title": item.title,
+            "speakers": item.speakers,
+        }
+        for item in event.programme.all()
+    ]
+    return {
+        "registration": registration,
+        "event": event,
+        "when": event_when(event=event),
+        "venue": event.venue,
+        "address_lines": [line.strip() for line in event.address.splitlines() if line.strip()],
+        "price": format_price(amount=registration.price, currency=registration.currency),
+        "registration_url": f"{settings.SITE_URL}{registration.get_absolute_url()}",
+        "event_url": f"{settings.SITE_URL}{event.get_absolute_url()}",
+        "programme": programme,
+        # Cancelling is possible until the deadline, or until the event starts when none is set.
+        "cancel_until": format_moment(moment=event.cancellation_deadline or event.starts_at),
+        "site_url": settings.SITE_URL,
+    }
+
+
+def _plain(text: str) -> str:
+    # Templates leave blank lines where tags were; a reader should see one blank line at most.
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
+def _compose(
+    *,
+    template: str,
+    subject: str,
+    context: dict,
+    with_ticket: bool = False,
+) -> EmailWithInlineImages:
+    registration: Registration = context["registration"]
+    context = {
+        **context,
+        "subject": subject,
+        "ticket_cid": TICKET_CONTENT_ID if with_ticket else "",
+    }
+    text = _plain(render_to_string(f"email/{template}.txt", context))
+    html = render_to_string(f"email/{template}.html", context)
+    inline_images = []
+    if with_ticket:
+        inline_images.append(
+            InlineImage(
+                content_id=TICKET_CONTENT_ID,
+                content=ticket_qr_png(registration=registration),
+                filename="ticket.png",
+            )
+        )
+    message = EmailWithInlineImages(subject=subject, body=text, inline_images=inline_images)
+    message.attach_alternative(html, "text/html")
+    if with_ticket:
+        ics = event_calendar(event=registration.event, url=context["registration_url"])
+        message.attach(calendar_attachment(ics=ics, filename=f"{registration.event.slug}.ics"))
+    return message
+
+
+def _in_language(renderer: Callable[[OutgoingEmail, Registration], EmailWithInlineImages]):
+    """Run a renderer in the registrant's language and the site's time zone."""
+
+    def render(email: OutgoingEmail) -> EmailWithInlineImages:
+        registration = _registration(email)
+        language = registration.language or email.language or settings.LANGUAGE_CODE
+        with translation.override(language), timezone.override(settings.TIME_ZONE):
+            return renderer(email, registration)
+
+    return render
+
+
+@_in_language
+def render_confirmation(email: OutgoingEmail, registration: Registration):
+    _require_status(
+        registration, Registration.Status.CONFIRMED, message="No confirmation without a seat"
+    )
+    subject = _("Registration confirmed: %(event)s") % {"event": registration.event.title}
+    return _compose(
+        template="confirmation",
+        subject=subject,
+        context=_base_context(registration),
+        with_ticket=True,
+    )
+
+
+@_in_language
+def render_waitlisted(email: OutgoingEmail, registration: Registration):
+    _require_status(
+        registration, Registration.Status.WAITLISTED, message="No longer on the waiting list"
+    )
+    subject = _("You are on the waiting list: %(event)s") % {"event": registration.event.title}
+    context = {
+        **_base_context(registration),
+        "position": waiting_list_position(registration=registration),
+    }
+    return _compose(template="waitlisted", subject=subject, context=context)
+
+
+@_in_language
+def render_promoted(email: OutgoingEmail, registration: Registration):
+    _require_status(
+        registration, Registration.Status.CONFIRMED, message="The promotion no longer holds"
+    )
+    subject = _("A place is free for you: %(event)s") % {"event": registration.event.title}
+    return _compose(
+        template="promoted",
+        subject=subject,
+        context=_base_context(registration),
+        with_ticket=True,
+    )
+
+
+@_in_language
+def render_cancelled(email: OutgoingEmail, registration: Registration):
+    # A person who registers again after cancelling still gets this: it is about the
+    # registration they cancelled, which stays cancelled.
+    subject = _("Registration cancelled: %(event)s") % {"event": registration.event.title}
+    return _compose(template="cancelled", subject=subject, context=_base_context(registration))
+
+
+@_in_language
+def render_reminder(email: OutgoingEmail, registration: Registration):
+    _require_status(registration, Registration.Status.CONFIRMED, message="No seat to remind of")
+    event = registration.event
+    if event.status != Event.Status.PUBLISHED:
+        raise MessageNotNeeded(f"The event is {event.status}.")
+    if event.starts_at <= timezone.now():
+        raise MessageNotNeeded("The event has already started.")
+    subject = _("Reminder: %(event)s") % {"event": event.title}
+    return _compose(
+        template="reminder",
+        subject=subject,
+        context=_base_context(registration),
+        with_ticket=True,
+    )
+
+
+@_in_language
+def render_staff_message(email: OutgoingEmail, registration: Registration):
+    _require_status(
+        registration,
+        Registration.Status.CONFIRMED,
+        Registration.Status.WAITLISTED,
+        message="The registration was cancelled",
+    )
+    subject = str(email.context.get("subject") or registration.event.title)
+    context = {
+        **_base_context(registration),
+        "body": str(email.context.get("body") or ""),
+    }
+    return _compose(template="staff_message", subject=subject, context=context)
+
+
+RENDERERS = {
+    notifications.CONFIRMATION: render_confirmation,
+    notifications.WAITLISTED: render_waitlisted,
+    notifications.PROMOTED: render_promoted,
+    notifications.CANCELLED: render_cancelled,
+    notifications.REMINDER: render_reminder,
+    notifications.STAFF_MESSAGE: render_staff_message,
+}
+
+
+def register_renderers() -> None:
+    """Called from EventsConfig.ready()."""
+    for kind, renderer in RENDERERS.items():
+        register_renderer(kind, renderer)

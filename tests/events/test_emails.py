@@ -1,0 +1,349 @@
+"""The messages themselves: what each registration e-mail says, in which language, and how
+it is built (HTML with a text alternative, inline QR code, calendar attachment)."""
+
+import datetime
+import email
+import email.policy
+import re
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from django.utils import timezone, translation
+
+from events import notifications
+from events.emails import (
+    TICKET_CONTENT_ID,
+    event_when,
+    format_price,
+    waiting_list_position,
+)
+from events.models import Event, Registration
+from events.tickets import ticket_qr_png
+from outbox import services as outbox
+from outbox.services import MessageNotNeeded, build_message
+from tests.factories import EventFactory, ProgrammeItemFactory, RegistrationFactory
+
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+pytestmark = pytest.mark.django_db
+
+
+def parsed(message) -> email.message.EmailMessage:
+    """The message as a mail client sees it."""
+    return email.message_from_bytes(message.message().as_bytes(), policy=email.policy.default)
+
+
+def parts(message) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for part in parsed(message).walk():
+        found.setdefault(part.get_content_type(), []).append(part)
+    return found
+
+
+@pytest.fixture
+def event():
+    starts = datetime.datetime(2030, 3, 15, 9, 0, tzinfo=COPENHAGEN)
+    event = EventFactory(
+        title="R&D Day <2030>",
+        slug="rd-day-2030",
+        starts_at=starts,
+        ends_at=starts + datetime.timedelta(hours=7),
+        registration_opens_at=starts - datetime.timedelta(days=60),
+        registration_closes_at=starts - datetime.timedelta(days=1),
+        cancellation_deadline=starts - datetime.timedelta(days=3),
+        venue="Medicon Village",
+        address="Scheelevägen 2\n223 81 Lund\nSweden",
+    )
+    ProgrammeItemFactory(
+        event=event, starts_at=starts, title="Welcome & coffee", speakers="Anna Larsson"
+    )
+    ProgrammeItemFactory(
+        event=event, starts_at=starts + datetime.timedelta(hours=1), title="Keynote"
+    )
+    return event
+
+
+def confirmed(event, **fields) -> Registration:
+    fields.setdefault("price", Decimal("1200.00"))
+    fields.setdefault("price_reason", "Standard price: no member institution.")
+    fields.setdefault("status", Registration.Status.CONFIRMED)
+    return RegistrationFactory(event=event, **fields)
+
+
+def render(row):
+    return build_message(row)
+
+
+def test_every_kind_notifications_write_has_a_renderer():
+    assert set(notifications.KINDS) <= set(outbox._renderers)
+
+
+def test_confirmation_has_price_reason_programme_venue_link_ticket_and_calendar(event):
+    registration = confirmed(event, first_name="Jens")
+    row = notifications.queue_confirmation(registration=registration)
+
+    message = render(row)
+
+    assert message.to == [registration.email]
+    assert message.subject == "Registration confirmed: R&D Day <2030>"
+    assert message.extra_headers["Message-ID"] == row.message_id
+    text = message.body
+    registration_url = f"http://127.0.0.1:8000/registrations/{registration.ticket_code}/"
+    for expected in [
+        "Dear Jens,",
+        "R&D Day <2030>",  # plain text is not HTML-escaped
+        "1,200 DKK",
+        "Standard price: no member institution.",
+        "Friday, March 15, 2030, 09:00–16:00",
+        "Medicon Village, Scheelevägen 2, 223 81 Lund, Sweden",
+        "09:00–09:45  Welcome & coffee – Anna Larsson",
+        "10:00–10:45  Keynote",
+        registration_url,
+        "You can cancel until March 12, 2030, 09:00.",
+    ]:
+        assert expected in text, expected
+    assert "&amp;" not in text and "<strong>" not in text
+
+    html = message.alternatives[0].content
+    assert "R&amp;D Day &lt;2030&gt;" in html
+    assert f'src="cid:{TICKET_CONTENT_ID}"' in html
+    assert f'href="{registration_url}"' in html
+    assert "Welcome &amp; coffee" in html
+
+
+def test_confirmation_mime_structure_inline_qr_and_calendar(event):
+    registration = confirmed(event)
+    message = render(notifications.queue_confirmation(registration=registration))
+
+    mail = parsed(message)
+    assert mail.get_content_type() == "multipart/mixed"
+    alternative, calendar = mail.get_payload()
+    assert alternative.get_content_type() == "multipart/alternative"
+    plain, related = alternative.get_payload()
+    assert plain.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related"
+    html, image = related.get_payload()
+    assert html.get_content_type() == "text/html"
+    assert image.get_content_type() == "image/png"
+    assert image["Content-ID"] == f"<{TICKET_CONTENT_ID}>"
+    assert image.get_content_disposition() == "inline"
+    assert image.get_content() == ticket_qr_png(registration=registration)
+
+    assert calendar.get_content_type() == "text/calendar"
+    assert calendar.get_param("method") == "PUBLISH"
+    assert calendar.get_filename() == "rd-day-2030.ics"
+    parsed_calendar = icalendar.Calendar.from_ical(calendar.get_content())
+    (entry,) = parsed_calendar.walk("VEVENT")
+    assert str(entry["SUMMARY"]) == "R&D Day <2030>"
+    assert entry.decoded("DTSTART") == event.starts_at
+    assert str(entry["URL"]).endswith(f"/registrations/{registration.ticket_code}/")
+
+
+@pytest.mark.parametrize(
+    ("language", "month", "greeting_price"),
+    [
+        ("en", "March", "1,200 DKK"),
+        ("sv", "mars", "1\xa0200 DKK"),
+        ("da", "marts", "1.200 DKK"),
+    ],
+)
+def test_rendered_in_the_registrants_language(event, language, month, greeting_price):
+    registration = confirmed(event, language=language)
+    row = notifications.queue_confirmation(registration=registration)
+
+    # The worker's own language must not leak into the message.
+    with translation.override("en" if language != "en" else "da"):
+        message = render(row)
+
+    assert month in message.body
+    assert greeting_price in message.body
+    assert f'lang="{language}"' in message.alternatives[0].content
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "language", "expected"),
+    [
+        (Decimal("0"), "DKK", "en", "Free"),
+        (Decimal("0.00"), "EUR", "en", "Free"),
+        (Decimal("500"), "DKK", "en", "500 DKK"),
+        (Decimal("1200.00"), "DKK", "en", "1,200 DKK"),
+        (Decimal("1200.50"), "SEK", "en", "1,200.50 SEK"),
+        (Decimal("1200.50"), "SEK", "sv", "1\xa0200,50 SEK"),
+        (Decimal("1200.50"), "EUR", "da", "1.200,50 EUR"),
+    ],
+)
+def test_format_price(amount, currency, language, expected):
+    with translation.override(language):
+        assert format_price(amount=amount, currency=currency) == expected
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends", "expected"),
+    [
+        ((2030, 3, 15, 9, 0), (2030, 3, 15, 16, 30), "Friday, March 15, 2030, 09:00–16:30"),
+        (
+            (2030, 3, 15, 18, 0),
+            (2030, 3, 16, 2, 0),
+            "Friday, March 15, 2030, 18:00 – Saturday, March 16, 2030, 02:00",
+        ),
+        # Stored in UTC, shown in Copenhagen time (summer time here).
+        (
+            (2030, 6, 1, 7, 0, "UTC"),
+            (2030, 6, 1, 9, 0, "UTC"),
+            "Saturday, June 1, 2030, 09:00–11:00",
+        ),
+    ],
+)
+def test_event_when_in_copenhagen_time(starts, ends, expected):
+    def moment(values):
+        zone = datetime.UTC if values[-1] == "UTC" else COPENHAGEN
+        return datetime.datetime(*[v for v in values if v != "UTC"], tzinfo=zone)
+
+    event = Event(starts_at=moment(starts), ends_at=moment(ends))
+    with translation.override("en"), timezone.override("Europe/Copenhagen"):
+        assert event_when(event=event) == expected
+
+
+def test_waiting_list_position_counts_earlier_waitlisted_only(event):
+    moment = timezone.now()
+    confirmed(event, created_at=moment - datetime.timedelta(hours=1))
+    first = RegistrationFactory(
+        event=event, status=Registration.Status.WAITLISTED, created_at=moment
+    )
+    # Same time as the first: the lower id is ahead.
+    second = RegistrationFactory(
+        event=event, status=Registration.Status.WAITLISTED, created_at=moment
+    )
+    RegistrationFactory(
+        event=event,
+        status=Registration.Status.CANCELLED,
+        created_at=moment + datetime.timedelta(seconds=1),
+    )
+    third = RegistrationFactory(
+        event=event,
+        status=Registration.Status.WAITLISTED,
+        created_at=moment + datetime.timedelta(seconds=2),
+    )
+    other_event = RegistrationFactory(status=Registration.Status.WAITLISTED, created_at=moment)
+
+    assert [waiting_list_position(registration=r) for r in (first, second, third, other_event)] == [
+        1,
+        2,
+        3,
+        1,
+    ]
+
+
+def test_waitlisted_notice_states_the_position(event):
+    RegistrationFactory(event=event, status=Registration.Status.WAITLISTED)
+    registration = RegistrationFactory(event=event, status=Registration.Status.WAITLISTED)
+
+    message = render(notifications.queue_waitlisted(registration=registration))
+
+    assert message.subject == "You are on the waiting list: R&D Day <2030>"
+    assert "Your place in the queue: number 2" in message.body
+    assert "<strong>number 2</strong>" in message.alternatives[0].content
+    assert "text/calendar" not in parts(message)
+    assert "image/png" not in parts(message)
+
+
+@pytest.mark.parametrize("queue", [notifications.queue_promoted, notifications.queue_reminder])
+def test_promotion_and_reminder_carry_the_ticket(event, queue):
+    registration = confirmed(event)
+
+    message = render(queue(registration=registration))
+
+    found = parts(message)
+    assert found["image/png"][0]["Content-ID"] == f"<{TICKET_CONTENT_ID}>"
+    assert registration.get_absolute_url() in message.body
+    if queue is notifications.queue_promoted:
+        assert message.subject == "A place is free for you: R&D Day <2030>"
+        assert "text/calendar" in found
+        assert "1,200 DKK" in message.body
+    else:
+        assert message.subject == "Reminder: R&D Day <2030>"
+
+
+def test_cancellation_links_to_the_event_and_has_no_ticket(event):
+    registration = confirmed(event, status=Registration.Status.CANCELLED)
+
+    message = render(notifications.queue_cancelled(registration=registration))
+
+    assert message.subject == "Registration cancelled: R&D Day <2030>"
+    assert "your ticket is no longer valid" in message.body
+    assert "http://127.0.0.1:8000/events/rd-day-2030/" in message.body
+    assert "image/png" not in parts(message)
+    assert "text/calendar" not in parts(message)
+
+
+def test_staff_message_uses_staff_text_escaped_in_html(event, staff_user):
+    confirmed(event, first_name="Ole")
+    count = notifications.queue_staff_message(
+        event=event,
+        subject="Room change",
+        body="We moved to room <B>.\nSee you there & bring a pen.",
+        sent_by=staff_user,
+    )
+    assert count == 1
+    row = outbox.OutgoingEmail.objects.get(kind=notifications.STAFF_MESSAGE)
+
+    message = render(row)
+
+    assert message.subject == "Room change"
+    assert "We moved to room <B>.\nSee you there & bring a pen." in message.body
+    html = message.alternatives[0].content
+    assert "room &lt;B&gt;.<br>See you there &amp; bring a pen." in html
+    assert "<B>" not in html
+
+
+@pytest.mark.parametrize(
+    ("queue", "status", "event_status", "starts_in_days"),
+    [
+        # A wait-list notice for someone promoted (or gone) before it was sent.
+        (notifications.queue_waitlisted, Registration.Status.CONFIRMED, "published", 30),
+        (notifications.queue_waitlisted, Registration.Status.CANCELLED, "published", 30),
+        # No ticket for a cancelled registration.
+        (notifications.queue_confirmation, Registration.Status.CANCELLED, "published", 30),
+        (notifications.queue_promoted, Registration.Status.CANCELLED, "published", 30),
+        # No reminder for a cancelled registration, a cancelled event or one already begun.
+        (notifications.queue_reminder, Registration.Status.CANCELLED, "published", 2),
+        (notifications.queue_reminder, Registration.Status.CONFIRMED, "cancelled", 2),
+        (notifications.queue_reminder, Registration.Status.CONFIRMED, "published", -1),
+    ],
+)
+def test_a_message_that_no_longer_applies_is_not_rendered(
+    queue, status, event_status, starts_in_days
+):
+    starts = timezone.now() + datetime.timedelta(days=starts_in_days)
+    event = EventFactory(
+        status=event_status,
+        starts_at=starts,
+        registration_opens_at=starts - datetime.timedelta(days=60),
+    )
+    registration = RegistrationFactory(event=event, status=status)
+
+    with pytest.raises(MessageNotNeeded):
+        render(queue(registration=registration))
+
+
+def test_html_needs_nothing_from_outside(event):
+    """No external images, style sheets or scripts: mail clients block them."""
+    registration = confirmed(event)
+    for queue in [
+        notifications.queue_confirmation,
+        notifications.queue_promoted,
+        notifications.queue_reminder,
+        notifications.queue_cancelled,
+    ]:
+        html = render(queue(registration=registration)).alternatives[0].content
+        assert re.findall(r'<img [^>]*src="([^"]+)"', html) in ([], [f"cid:{TICKET_CONTENT_ID}"])
+        assert "<link" not in html and "<script" not in html and "<style" not in html
+        assert 'role="presentation"' in html
+
+
+def test_text_alternative_has_no_runs_of_blank_lines(event):
+    registration = confirmed(event)
+    message = render(notifications.queue_confirmation(registration=registration))
+    assert "\n\n\n" not in message.body
+    assert not any(line != line.rstrip() for line in message.body.splitlines())
