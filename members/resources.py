@@ -1,0 +1,411 @@
+"""The member list as a file: import and export of institutions with their e-mail domains and
+membership periods, one institution per row (django-import-export; CSV and Excel).
+
+Columns (header names are case-insensitive; spaces count as underscores):
+
+``name``
+    The institution's full name. It identifies the institution: a row whose name exists
+    updates that institution, any other row creates one.
+``short_name``, ``website``
+    Optional.
+``kind``
+    ``university``, ``hospital``, ``company``, ``investor``, ``public`` or ``other``
+    (or the English label, e.g. "Public authority").
+``country``
+    ``DK``, ``SE`` or ``other`` (or Denmark / Sweden / Danmark / Sverige / Danmark).
+``domains``
+    The institution's e-mail domains, separated by ``;`` or line breaks. Each is written
+    ``[*.]domain[:audience]``: a leading ``*.`` means the domain *and* every sub-domain
+    (``*.lu.se`` covers lu.se and med.lu.se), without it only that exact domain counts;
+    ``:students`` marks a domain that identifies students, ``:staff`` (the default) staff.
+    Example: ``*.lu.se; student.lu.se:students``.
+``memberships``
+    The membership periods, separated by ``;`` or line breaks, each
+    ``YYYY-MM-DD..YYYY-MM-DD`` (both ends inclusive) or ``YYYY-MM-DD..`` for one that runs on.
+    Example: ``2024-01-01..2026-12-31; 2027-01-01..``.
+
+A row describes its institution completely: when a file has the ``domains`` column, the
+domains of each institution in it become exactly the ones listed (likewise ``memberships``);
+a file without the column leaves them alone. A period already on record keeps its note.
+The preview shows every change before it is confirmed.
+
+The import is all or nothing: a file with any bad row imports nothing and the preview names
+each bad row and why. Importing the same file twice changes nothing the second time, and an
+export imports back to the same data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.utils.translation import gettext as _
+from import_export import resources, widgets
+from import_export.fields import Field
+
+from .affiliation import InvalidDomain, normalise_domain
+from .models import Institution, InstitutionDomain, Membership
+
+_ENTRY_SEPARATOR = re.compile(r"[;\n\r]+")
+_PERIOD = re.compile(r"^(?P<starts>\d{4}-\d{2}-\d{2})\s*\.\.\s*(?P<ends>\d{4}-\d{2}-\d{2})?$")
+_AUDIENCE_ALIASES = {
+    "staff": InstitutionDomain.Audience.STAFF,
+    "students": InstitutionDomain.Audience.STUDENTS,
+    "student": InstitutionDomain.Audience.STUDENTS,
+}
+_COUNTRY_ALIASES = {
+    "dk": Institution.Country.DENMARK,
+    "denmark": Institution.Country.DENMARK,
+    "danmark": Institution.Country.DENMARK,
+    "se": Institution.Country.SWEDEN,
+    "sweden": Institution.Country.SWEDEN,
+    "sverige": Institution.Country.SWEDEN,
+    "other": Institution.Country.OTHER,
+}
+
+
+@dataclass(frozen=True, order=True)
+class DomainEntry:
+    domain: str
+    include_subdomains: bool
+    audience: str
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    starts_on: date
+    ends_on: date | None
+
+
+def _entries(text) -> list[str]:
+    if text is None:
+        return []
+    return [entry.strip() for entry in _ENTRY_SEPARATOR.split(str(text)) if entry.strip()]
+
+
+def parse_domains(text) -> list[DomainEntry]:
+    """The domains of a ``domains`` cell, normalised. Raises ValueError naming every bad entry."""
+    found: list[DomainEntry] = []
+    problems: list[str] = []
+    for entry in _entries(text):
+        value, audience = entry, InstitutionDomain.Audience.STAFF
+        if ":" in entry:
+            value, _colon, audience_text = entry.rpartition(":")
+            audience = _AUDIENCE_ALIASES.get(audience_text.strip().lower())
+            if audience is None:
+                problems.append(
+                    _("“%(entry)s”: the audience after “:” must be staff or students.")
+                    % {"entry": entry}
+                )
+                continue
+        value = value.strip()
+        include_subdomains = value.startswith("*.")
+        if include_subdomains:
+            value = value[2:]
+        try:
+            domain = normalise_domain(value)
+        except InvalidDomain:
+            problems.append(_("“%(entry)s” is not an e-mail domain.") % {"entry": entry})
+            continue
+        if any(existing.domain == domain for existing in found):
+            problems.append(_("%(domain)s is listed twice.") % {"domain": domain})
+            continue
+        found.append(DomainEntry(domain, include_subdomains, audience))
+    if problems:
+        raise ValueError(" ".join(problems))
+    return sorted(found)
+
+
+def format_domains(domains) -> str:
+    """The ``domains`` cell for some InstitutionDomain rows (the inverse of parse_domains)."""
+    entries = []
+    for row in sorted(domains, key=lambda row: row.domain):
+        text = f"*.{row.domain}" if row.include_subdomains else row.domain
+        if row.audience != InstitutionDomain.Audience.STAFF:
+            text += f":{row.audience}"
+        entries.append(text)
+    return "; ".join(entries)
+
+
+def parse_memberships(text) -> list[Period]:
+    """The periods of a ``memberships`` cell. Raises ValueError naming every bad entry."""
+    found: list[Period] = []
+    problems: list[str] = []
+    for entry in _entries(text):
+        match = _PERIOD.match(entry)
+        try:
+            if match is None:
+                raise ValueError
+            starts_on = date.fromisoformat(match["starts"])
+            ends_on = date.fromisoformat(match["ends"]) if match["ends"] else None
+        except ValueError:
+            problems.append(
+                _(
+                    "“%(entry)s” is not a period; write YYYY-MM-DD..YYYY-MM-DD, or "
+                    "YYYY-MM-DD.. for one that runs on."
+                )
+                % {"entry": entry}
+            )
+            continue
+        if ends_on is not None and ends_on < starts_on:
+            problems.append(
+                _("“%(entry)s” ends before it starts.") % {"entry": entry},
+            )
+            continue
+        period = Period(starts_on, ends_on)
+        if period in found:
+            problems.append(_("“%(entry)s” is listed twice.") % {"entry": entry})
+            continue
+        found.append(period)
+    if problems:
+        raise ValueError(" ".join(problems))
+    return sorted(found, key=lambda p: (p.starts_on, p.ends_on or date.max))
+
+
+def format_memberships(memberships) -> str:
+    """The ``memberships`` cell for some Membership rows (the inverse of parse_memberships)."""
+    periods = sorted(memberships, key=lambda m: (m.starts_on, m.ends_on or date.max))
+    return "; ".join(
+        f"{m.starts_on.isoformat()}..{m.ends_on.isoformat() if m.ends_on else ''}" for m in periods
+    )
+
+
+class _DomainsWidget(widgets.Widget):
+    def clean(self, value, row=None, **kwargs):
+        return parse_domains(value)
+
+    def render(self, value, obj=None, **kwargs):
+        return format_domains(value or [])
+
+
+class _MembershipsWidget(widgets.Widget):
+    def clean(self, value, row=None, **kwargs):
+        return parse_memberships(value)
+
+    def render(self, value, obj=None, **kwargs):
+        return format_memberships(value or [])
+
+
+class _RelatedRowsField(Field):
+    """A column holding rows related to the institution (its domains or memberships) as text.
+
+    Reading it gives the related rows as they are in the database, so the import preview
+    shows the before and after; saving is left to the resource, after the institution exists.
+    """
+
+    def get_value(self, instance):
+        if instance is None or instance.pk is None:
+            return []
+        return list(getattr(instance, self.attribute).all())
+
+    def save(self, instance, row, is_m2m=False, **kwargs):
+        pass
+
+
+def _domain_key(rows) -> list[DomainEntry]:
+    return sorted(DomainEntry(r.domain, r.include_subdomains, r.audience) for r in rows)
+
+
+def _period_key(rows) -> list[Period]:
+    return sorted(
+        (Period(r.starts_on, r.ends_on) for r in rows),
+        key=lambda p: (p.starts_on, p.ends_on or date.max),
+    )
+
+
+class InstitutionResource(resources.ModelResource):
+    """Institutions with their domains and membership periods, one per row (see module doc)."""
+
+    domains = _RelatedRowsField(attribute="domains", column_name="domains", widget=_DomainsWidget())
+    memberships = _RelatedRowsField(
+        attribute="memberships", column_name="memberships", widget=_MembershipsWidget()
+    )
+
+    class Meta:
+        model = Institution
+        fields = ("name", "short_name", "kind", "country", "website", "domains", "memberships")
+        import_order = fields
+        export_order = fields
+        import_id_fields = ("name",)
+        use_transactions = True
+        skip_unchanged = True
+        report_skipped = True
+        clean_model_instances = True
+
+    _related_fields = ("domains", "memberships")
+
+    # -- reading the file ---------------------------------------------------------------------
+
+    def import_data(
+        self,
+        dataset,
+        dry_run=False,
+        raise_errors=False,
+        use_transactions=None,
+        collect_failed_rows=False,
+        rollback_on_validation_errors=False,
+        **kwargs,
+    ):
+        # All or nothing, whoever calls: a row with a validation error rolls back the others.
+        return super().import_data(
+            dataset,
+            dry_run=dry_run,
+            raise_errors=raise_errors,
+            use_transactions=True,
+            collect_failed_rows=collect_failed_rows,
+            rollback_on_validation_errors=True,
+            **kwargs,
+        )
+
+    def before_import(self, dataset, **kwargs):
+        if dataset.headers:
+            dataset.headers = [
+                str(header or "").strip().lower().replace(" ", "_") for header in dataset.headers
+            ]
+        super().before_import(dataset, **kwargs)
+
+    def before_import_row(self, row, **kwargs):
+        for column, value in list(row.items()):
+            if value is None:
+                row[column] = ""
+            elif isinstance(value, str):
+                row[column] = value.strip()
+        if row.get("kind"):
+            kind = row["kind"].lower()
+            by_label = {str(label).lower(): value for value, label in Institution.Kind.choices}
+            row["kind"] = by_label.get(kind, kind)
+        if row.get("country"):
+            country = row["country"]
+            row["country"] = _COUNTRY_ALIASES.get(country.lower(), country)
+        super().before_import_row(row, **kwargs)
+
+    def import_instance(self, instance, row, **kwargs):
+        errors: dict = {}
+        try:
+            super().import_instance(instance, row, **kwargs)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        if "kind" in row and row["kind"] not in Institution.Kind.values:
+            errors["kind"] = ValidationError(
+                _("“%(value)s” is not a kind; use one of: %(choices)s.")
+                % {"value": row["kind"], "choices": ", ".join(Institution.Kind.values)}
+            )
+        if "country" in row and row["country"] not in Institution.Country.values:
+            errors["country"] = ValidationError(
+                _("“%(value)s” is not a country; use one of: %(choices)s.")
+                % {"value": row["country"], "choices": ", ".join(Institution.Country.values)}
+            )
+        for name in self._related_fields:
+            field = self.fields[name]
+            if field.column_name not in row:
+                continue
+            try:
+                cleaned = field.clean(row)
+            except ValueError as error:
+                errors[name] = ValidationError(str(error))
+                continue
+            if name == "domains":
+                taken = self._domains_of_others(instance, [entry.domain for entry in cleaned])
+                if taken:
+                    errors[name] = ValidationError(taken)
+        if errors:
+            raise ValidationError(errors)
+
+    @staticmethod
+    def _domains_of_others(instance: Institution, domains: list[str]) -> list[str]:
+        others = InstitutionDomain.objects.filter(domain__in=domains).select_related("institution")
+        if instance.pk is not None:
+            others = others.exclude(institution_id=instance.pk)
+        return [
+            _("%(domain)s already identifies %(institution)s; remove it there first.")
+            % {"domain": other.domain, "institution": other.institution.name}
+            for other in others
+        ]
+
+    def skip_row(self, instance, original, row, import_validation_errors=None):
+        if not super().skip_row(instance, original, row, import_validation_errors):
+            return False
+        if original is None or original.pk is None:
+            return False
+        if "domains" in row and parse_domains(row["domains"]) != _domain_key(
+            original.domains.all()
+        ):
+            return False
+        return not (
+            "memberships" in row
+            and parse_memberships(row["memberships"]) != _period_key(original.memberships.all())
+        )
+
+    # -- writing the related rows -------------------------------------------------------------
+
+    def after_save_instance(self, instance, row, **kwargs):
+        super().after_save_instance(instance, row, **kwargs)
+        if not kwargs.get("using_transactions") and kwargs.get("dry_run"):
+            return
+        if "domains" in row:
+            self._save_domains(instance, parse_domains(row["domains"]))
+        if "memberships" in row:
+            self._save_memberships(instance, parse_memberships(row["memberships"]))
+
+    @staticmethod
+    def _save_domains(institution: Institution, wanted: list[DomainEntry]) -> None:
+        by_domain = {entry.domain: entry for entry in wanted}
+        existing = {row.domain: row for row in institution.domains.all()}
+        stale = [row.pk for domain, row in existing.items() if domain not in by_domain]
+        if stale:
+            InstitutionDomain.objects.filter(pk__in=stale).delete()
+        for domain, entry in by_domain.items():
+            row = existing.get(domain)
+            if row is None:
+                InstitutionDomain.objects.create(
+                    institution=institution,
+                    domain=domain,
+                    include_subdomains=entry.include_subdomains,
+                    audience=entry.audience,
+                )
+            elif (row.include_subdomains, row.audience) != (
+                entry.include_subdomains,
+                entry.audience,
+            ):
+                row.include_subdomains = entry.include_subdomains
+                row.audience = entry.audience
+                row.save(update_fields=["include_subdomains", "audience"])
+
+    @staticmethod
+    def _save_memberships(institution: Institution, wanted: list[Period]) -> None:
+        missing = Counter(wanted)
+        unmatched: list[Membership] = []
+        for membership in institution.memberships.order_by("starts_on", "pk"):
+            period = Period(membership.starts_on, membership.ends_on)
+            if missing[period] > 0:
+                missing[period] -= 1
+            else:
+                unmatched.append(membership)
+        to_create = sorted(missing.elements(), key=lambda p: (p.starts_on, p.ends_on or date.max))
+        # A period whose end changed is the same membership, extended or cut short: keep the
+        # row (and its note) and move its end.
+        for period in list(to_create):
+            same_start = next((m for m in unmatched if m.starts_on == period.starts_on), None)
+            if same_start is not None:
+                same_start.ends_on = period.ends_on
+                same_start.save(update_fields=["ends_on"])
+                unmatched.remove(same_start)
+                to_create.remove(period)
+        if unmatched:
+            Membership.objects.filter(pk__in=[m.pk for m in unmatched]).delete()
+        Membership.objects.bulk_create(
+            Membership(institution=institution, starts_on=p.starts_on, ends_on=p.ends_on)
+            for p in to_create
+        )
+
+    # -- export -------------------------------------------------------------------------------
+
+    def filter_export(self, queryset, **kwargs):
+        return queryset.prefetch_related(
+            Prefetch("domains", queryset=InstitutionDomain.objects.order_by("domain")),
+            Prefetch("memberships", queryset=Membership.objects.order_by("starts_on")),
+        )
