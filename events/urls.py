@@ -1,15 +1,25 @@
 from django.urls import path
 
-from . import views
+from . import staff_views, views
 
 app_name = "events"
 
 urlpatterns = [
     path("", views.event_list, name="home"),
     path("events/", views.event_list, name="list"),
+    # The calendar file sits beside the page: /events/<slug>.ics next to /events/<slug>/.
+    path("events/<slug:slug>.ics", views.event_ics, name="calendar"),
     path("events/<slug:slug>/", views.event_detail, name="detail"),
+    path("events/<slug:slug>/register/", views.register, name="register"),
+    path("events/<slug:slug>/participants/", views.participants, name="participants"),
     path("registrations/", views.my_registrations, name="my_registrations"),
     path("registrations/<str:ticket_code>/", views.registration_detail, name="registration"),
-    # Placeholder until the check-in page lands (events/staff_urls.py).
-    path("registrations/<str:ticket_code>/check-in/", views.registration_detail, name="check_in"),
+    path(
+        "registrations/<str:ticket_code>/cancel/",
+        views.cancel_registration,
+        name="cancel_registration",
+    ),
+    path("registrations/<str:ticket_code>/ticket.png", views.ticket_png, name="ticket_png"),
+    # Staff at the door: the ticket's QR code opens this page (events/tickets.py).
+    path("registrations/<str:ticket_code>/check-in/", staff_views.check_in, name="check_in"),
 ]

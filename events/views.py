@@ -1,23 +1,415 @@
-from django.shortcuts import get_object_or_404, render
+"""Pages for attendees: the event list and detail, registering, one's registrations, the
+participant list and calendar files (DESIGN.md section 5).
 
-from .models import Event, Registration
+Views read and present; registering and cancelling go through events.services, prices
+through events.pricing. The registration-state hints shown before someone acts (not yet
+open, closed, full) only choose what to display: the service decides when they act.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from members.models import Network
+
+from . import services
+from .calendar import event_calendar
+from .forms import RegistrationForm
+from .models import AdmissionCategory, Event, Registration
+from .pricing import decide_admission_for_user
+from .tickets import ticket_qr_png, ticket_qr_svg
+
+# How many past events the list shows; older ones are history, not news.
+PAST_EVENTS_SHOWN = 12
+
+
+# --- Reading helpers --------------------------------------------------------------------------
+
+
+def _visible_events(request):
+    """Published and cancelled events; staff also see drafts (to preview them)."""
+    if request.user.is_authenticated and request.user.is_staff:
+        return Event.objects.all()
+    return Event.objects.published()
+
+
+def _event_for_visitor(request, slug: str, *related) -> Event:
+    queryset = _visible_events(request).select_related("network", *related)
+    return get_object_or_404(queryset, slug=slug)
+
+
+def _with_waiting_list_position(queryset):
+    """Annotate `waiting_list_position` (1-based; None unless wait-listed) in the same query,
+    in the order the service promotes: arrival time, then id."""
+    ahead = (
+        Registration.objects.filter(event=OuterRef("event"), status=Registration.Status.WAITLISTED)
+        .filter(
+            Q(created_at__lt=OuterRef("created_at"))
+            | Q(created_at=OuterRef("created_at"), id__lt=OuterRef("id"))
+        )
+        .order_by()
+        .values("event")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    return queryset.annotate(
+        people_ahead=Coalesce(Subquery(ahead, output_field=IntegerField()), Value(0))
+    )
+
+
+def _position(registration: Registration) -> int | None:
+    if registration.status != Registration.Status.WAITLISTED:
+        return None
+    return registration.people_ahead + 1
+
+
+def _registration_state(event: Event, now: datetime.datetime) -> str:
+    """What the event page says about registering: one of "cancelled", "draft", "not_yet_open",
+    "closed", "full", "waiting_list", "open"."""
+    if event.status == Event.Status.CANCELLED:
+        return "cancelled"
+    if event.status == Event.Status.DRAFT:
+        return "draft"
+    if event.registration_opens_at is not None and now < event.registration_opens_at:
+        return "not_yet_open"
+    closes_at = event.registration_closes_at
+    if (closes_at is not None and now >= closes_at) or now >= event.starts_at:
+        return "closed"
+    if event.is_full:
+        return "waiting_list" if event.has_waiting_list else "full"
+    return "open"
+
+
+def _cancellation_deadline(event: Event) -> datetime.datetime:
+    return event.cancellation_deadline or event.starts_at
+
+
+def _category_prices(event: Event) -> list[tuple[str, object]]:
+    """The event's price for each admission category, for the price table."""
+    staff_price = 0 if event.member_university_staff_free else event.member_price
+    return [
+        (AdmissionCategory.MEMBER_UNIVERSITY_STAFF.label, staff_price),
+        (AdmissionCategory.MEMBER.label, event.member_price),
+        (AdmissionCategory.NON_MEMBER.label, event.standard_price),
+    ]
+
+
+# --- Events -----------------------------------------------------------------------------------
 
 
 def event_list(request):
-    events = Event.objects.published().upcoming().select_related("network")
-    return render(request, "events/event_list.html", {"events": events})
+    now = timezone.now()
+    networks = list(Network.objects.order_by("name"))
+    selected_network = None
+    wanted = request.GET.get("network", "").strip()
+    if wanted:
+        selected_network = next((n for n in networks if n.slug == wanted), None)
+        if selected_network is None:
+            raise Http404(_("There is no network with that name."))
+
+    events = Event.objects.published().select_related("network")
+    if selected_network is not None:
+        events = events.filter(network=selected_network)
+    upcoming = list(events.upcoming(now).order_by("starts_at", "id"))
+    past = list(events.past(now).order_by("-starts_at", "-id")[:PAST_EVENTS_SHOWN])
+
+    registered_statuses = {}
+    if request.user.is_authenticated and upcoming:
+        registered_statuses = dict(
+            Registration.objects.active()
+            .filter(user=request.user, event__in=[event.pk for event in upcoming])
+            .values_list("event_id", "status")
+        )
+    for event in upcoming:
+        event.state = _registration_state(event, now)
+        event.my_status = registered_statuses.get(event.pk)
+
+    return render(
+        request,
+        "events/event_list.html",
+        {
+            "upcoming": upcoming,
+            "past": past,
+            "networks": networks,
+            "selected_network": selected_network,
+        },
+    )
 
 
 def event_detail(request, slug):
-    event = get_object_or_404(Event.objects.published(), slug=slug)
-    return render(request, "events/event_detail.html", {"event": event})
+    event = _event_for_visitor(request, slug)
+    programme = list(event.programme.all())
+    now = timezone.now()
+    decision = None
+    registration = None
+    can_see_participants = request.user.is_authenticated and request.user.is_staff
+    if request.user.is_authenticated:
+        decision = decide_admission_for_user(event=event, user=request.user)
+        registration = (
+            _with_waiting_list_position(
+                Registration.objects.active().filter(event=event, user=request.user)
+            )
+            .order_by("-created_at")
+            .first()
+        )
+        if registration is not None:
+            registration.position = _position(registration)
+            if registration.status == Registration.Status.CONFIRMED:
+                can_see_participants = True
+    return render(
+        request,
+        "events/event_detail.html",
+        {
+            "event": event,
+            "programme": programme,
+            "state": _registration_state(event, now),
+            "decision": decision,
+            "registration": registration,
+            "category_prices": _category_prices(event),
+            "can_see_participants": can_see_participants,
+        },
+    )
 
 
-def registration_detail(request, ticket_code):
-    registration = get_object_or_404(Registration, ticket_code=ticket_code, user_id=request.user.pk)
-    return render(request, "events/registration_detail.html", {"registration": registration})
+def event_ics(request, slug):
+    event = _event_for_visitor(request, slug)
+    response = HttpResponse(
+        event_calendar(event=event), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{event.slug}.ics"'
+    return response
 
 
+@login_required
+def participants(request, slug):
+    event = _event_for_visitor(request, slug)
+    allowed = (
+        request.user.is_staff
+        or Registration.objects.confirmed().filter(event=event, user=request.user).exists()
+    )
+    if not allowed:
+        return render(request, "events/participants_forbidden.html", {"event": event}, status=403)
+    people = list(
+        Registration.objects.confirmed()
+        .filter(event=event, listed_as_participant=True)
+        .order_by("last_name", "first_name", "id")
+        .only("first_name", "last_name", "job_title", "institution_name", "email")
+    )
+    return render(request, "events/participants.html", {"event": event, "people": people})
+
+
+# --- Registering ------------------------------------------------------------------------------
+
+
+def _details_from(form: RegistrationForm) -> services.RegistrationDetails:
+    data = form.cleaned_data
+    return services.RegistrationDetails(
+        dietary_needs=data.get("dietary_needs", ""),
+        accessibility_needs=data.get("accessibility_needs", ""),
+        listed_as_participant=data.get("listed_as_participant", False),
+        billing_organisation=data.get("billing_organisation", ""),
+        billing_address=data.get("billing_address", ""),
+        billing_vat_number=data.get("billing_vat_number", ""),
+        billing_po_reference=data.get("billing_po_reference", ""),
+        billing_ean_number=data.get("billing_ean_number", ""),
+        language=translation.get_language() or "en",
+    )
+
+
+# Conflicts with the event's state are 409; input the person can fix is 400.
+_ERROR_STATUS = {"billing_required": 400}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def register(request, slug):
+    event = _event_for_visitor(request, slug)
+    existing = Registration.objects.active().filter(event=event, user=request.user).first()
+    if existing is not None:
+        messages.info(request, _("You are already registered for this event."))
+        return redirect(existing)
+
+    decision = decide_admission_for_user(event=event, user=request.user)
+    fee_due = decision.price > 0
+    state = _registration_state(event, timezone.now())
+    error = None
+    error_code = None
+    status = 200
+
+    if request.method == "POST":
+        form = RegistrationForm(request.POST, fee_due=fee_due)
+        if form.is_valid():
+            try:
+                outcome = services.register_for_event(
+                    event_id=event.pk, user=request.user, details=_details_from(form)
+                )
+            except services.RegistrationError as problem:
+                error, error_code = problem.message, problem.code
+                status = _ERROR_STATUS.get(problem.code, 409)
+                if problem.code == "billing_required" and not fee_due:
+                    # The price changed since the page was shown: ask for billing details.
+                    form = RegistrationForm(request.POST, fee_due=True)
+                    form.is_valid()
+            else:
+                return _after_registering(request, outcome)
+        else:
+            status = 400
+    else:
+        form = RegistrationForm(fee_due=fee_due)
+
+    return render(
+        request,
+        "events/register.html",
+        {
+            "event": event,
+            "form": form,
+            "decision": decision,
+            "state": state,
+            "error": error,
+            "show_form": (error_code is None and state in {"open", "waiting_list"})
+            or error_code == "billing_required",
+        },
+        status=status,
+    )
+
+
+def _after_registering(request, outcome: services.RegistrationOutcome):
+    registration = outcome.registration
+    event_title = registration.event.title
+    if not outcome.created:
+        messages.info(request, _("You are already registered for this event."))
+    elif registration.status == Registration.Status.CONFIRMED:
+        messages.success(
+            request,
+            _("You are registered for %(event)s. A confirmation is on its way by e-mail.")
+            % {"event": event_title},
+        )
+    else:
+        position = _position(
+            _with_waiting_list_position(Registration.objects.filter(pk=registration.pk)).get()
+        )
+        messages.warning(
+            request,
+            _(
+                "%(event)s is full, so you are on the waiting list, at position %(position)d. "
+                "We will e-mail you if a place frees up."
+            )
+            % {"event": event_title, "position": position},
+        )
+    return redirect(registration)
+
+
+# --- One's registrations ----------------------------------------------------------------------
+
+
+@login_required
 def my_registrations(request):
-    registrations = Registration.objects.filter(user_id=request.user.pk).select_related("event")
-    return render(request, "events/my_registrations.html", {"registrations": registrations})
+    now = timezone.now()
+    registrations = list(
+        _with_waiting_list_position(
+            Registration.objects.filter(user=request.user).select_related("event", "event__network")
+        )
+    )
+    for registration in registrations:
+        registration.position = _position(registration)
+    upcoming = sorted(
+        (r for r in registrations if r.event.ends_at >= now),
+        key=lambda r: (r.event.starts_at, r.created_at, r.pk),
+    )
+    past = sorted(
+        (r for r in registrations if r.event.ends_at < now),
+        key=lambda r: (r.event.starts_at, r.created_at, r.pk),
+        reverse=True,
+    )
+    return render(request, "events/my_registrations.html", {"upcoming": upcoming, "past": past})
+
+
+def _own_registration(request, ticket_code: str) -> Registration:
+    """The signed-in person's registration with this code; anyone else's is a 404, so a
+    code neither leaks whose it is nor whether it exists."""
+    queryset = _with_waiting_list_position(
+        Registration.objects.select_related("event", "event__network", "institution")
+    )
+    registration = get_object_or_404(queryset, ticket_code=ticket_code, user=request.user)
+    registration.position = _position(registration)
+    return registration
+
+
+def _can_cancel(registration: Registration, now: datetime.datetime) -> bool:
+    return registration.is_active and now <= _cancellation_deadline(registration.event)
+
+
+@login_required
+def registration_detail(request, ticket_code):
+    registration = _own_registration(request, ticket_code)
+    event = registration.event
+    now = timezone.now()
+    show_ticket = (
+        registration.status == Registration.Status.CONFIRMED
+        and event.status == Event.Status.PUBLISHED
+    )
+    return render(
+        request,
+        "events/registration_detail.html",
+        {
+            "registration": registration,
+            "event": event,
+            "ticket_svg": ticket_qr_svg(registration=registration) if show_ticket else "",
+            "can_cancel": _can_cancel(registration, now),
+            "cancellation_deadline": _cancellation_deadline(event),
+            "event_is_over": event.ends_at < now,
+        },
+    )
+
+
+@login_required
+def ticket_png(request, ticket_code):
+    registration = _own_registration(request, ticket_code)
+    if registration.status != Registration.Status.CONFIRMED:
+        raise Http404(_("Only a confirmed registration has a ticket."))
+    response = HttpResponse(ticket_qr_png(registration=registration), content_type="image/png")
+    response["Content-Disposition"] = f'inline; filename="ticket-{registration.event.slug}.png"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cancel_registration(request, ticket_code):
+    registration = _own_registration(request, ticket_code)
+    if request.method == "POST":
+        try:
+            services.cancel_registration(registration_id=registration.pk, cancelled_by=request.user)
+        except services.RegistrationError as problem:
+            messages.error(request, problem.message)
+        else:
+            messages.success(
+                request,
+                _("Your registration for %(event)s is cancelled.")
+                % {"event": registration.event.title},
+            )
+        return redirect(registration)
+
+    if not registration.is_active:
+        messages.info(request, _("This registration is already cancelled."))
+        return redirect(registration)
+    now = timezone.now()
+    return render(
+        request,
+        "events/cancel_registration.html",
+        {
+            "registration": registration,
+            "event": registration.event,
+            "can_cancel": _can_cancel(registration, now),
+            "cancellation_deadline": _cancellation_deadline(registration.event),
+        },
+    )

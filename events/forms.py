@@ -1,0 +1,103 @@
+"""The attendee's registration form: what a person tells us when registering.
+
+The form only collects and checks input; whether a person may register, and at what price,
+is decided by events.services (which calls events.pricing).
+"""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+# Billing fields exist on the form only when the visitor's decided price is above zero.
+BILLING_FIELDS = (
+    "billing_organisation",
+    "billing_address",
+    "billing_vat_number",
+    "billing_po_reference",
+    "billing_ean_number",
+)
+
+
+def ean_check_digit_is_valid(digits: str) -> bool:
+    """GS1 mod-10 check of a 13-digit EAN/GLN: weights 1,3,1,3,… from the left."""
+    total = sum(int(digit) * (3 if position % 2 else 1) for position, digit in enumerate(digits))
+    return total % 10 == 0
+
+
+class RegistrationForm(forms.Form):
+    dietary_needs = forms.CharField(
+        label=_("Dietary needs"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("For example vegetarian, halal, or a food allergy."),
+    )
+    accessibility_needs = forms.CharField(
+        label=_("Accessibility needs"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("For example step-free access, a hearing loop, or a seat near the front."),
+    )
+    listed_as_participant = forms.BooleanField(
+        label=_("Show my name, job title and institution on the participant list"),
+        required=False,
+        help_text=_("Only other confirmed attendees of this event and MVA staff can see the list."),
+    )
+    billing_organisation = forms.CharField(
+        label=_("Organisation to invoice"), max_length=200, required=False
+    )
+    billing_address = forms.CharField(
+        label=_("Billing address"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    billing_vat_number = forms.CharField(
+        label=_("VAT number"), max_length=30, required=False, help_text=_("Optional.")
+    )
+    billing_po_reference = forms.CharField(
+        label=_("Purchase-order reference"),
+        max_length=100,
+        required=False,
+        help_text=_("Optional; printed on the invoice."),
+    )
+    billing_ean_number = forms.CharField(
+        label=_("EAN number"),
+        max_length=20,
+        required=False,
+        help_text=_("Danish public institutions: the 13-digit EAN location number. Optional."),
+    )
+
+    def __init__(self, *args, fee_due: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fee_due = fee_due
+        if fee_due:
+            self.fields["billing_organisation"].required = True
+            self.fields["billing_address"].required = True
+        else:
+            for name in BILLING_FIELDS:
+                del self.fields[name]
+
+    def clean_billing_ean_number(self):
+        value = "".join(self.cleaned_data.get("billing_ean_number", "").split())
+        if not value:
+            return ""
+        if not value.isdecimal() or not value.isascii() or len(value) != 13:
+            raise ValidationError(
+                _("An EAN number has exactly 13 digits (you entered %(count)d characters)."),
+                code="ean_length",
+                params={"count": len(value)},
+            )
+        if not ean_check_digit_is_valid(value):
+            raise ValidationError(
+                _("This EAN number's last digit does not match; please check it for typos."),
+                code="ean_check_digit",
+            )
+        return value
+
+    def billing_fields(self):
+        return [self[name] for name in BILLING_FIELDS if name in self.fields]
+
+    def needs_fields(self):
+        return [self["dietary_needs"], self["accessibility_needs"]]

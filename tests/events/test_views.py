@@ -1,0 +1,944 @@
+"""The attendee pages: every outcome a visitor can meet, including the errors."""
+
+import datetime
+import re
+from decimal import Decimal
+from urllib.parse import urlencode
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+from django.utils import timezone
+from icalendar import Calendar
+
+from events import services
+from events.forms import ean_check_digit_is_valid
+from events.models import Event, Registration
+from members.models import Institution
+from tests.factories import (
+    PASSWORD,
+    EventFactory,
+    NetworkFactory,
+    ProgrammeItemFactory,
+    RegistrationFactory,
+    UserFactory,
+    member_institution,
+)
+
+pytestmark = pytest.mark.django_db
+
+DAY = datetime.timedelta(days=1)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Factories hash a password per user; the production hasher's cost only slows tests here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def past_event(**fields) -> Event:
+    starts_at = fields.pop("starts_at", timezone.now() - 10 * DAY)
+    return EventFactory(
+        starts_at=starts_at,
+        registration_opens_at=starts_at - 30 * DAY,
+        registration_closes_at=starts_at - DAY,
+        cancellation_deadline=starts_at - 2 * DAY,
+        **fields,
+    )
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def text_of(response) -> str:
+    """The page's visible text with whitespace collapsed, for phrase assertions."""
+    html = response.content.decode()
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+@pytest.fixture
+def lund():
+    return member_institution(domain="lu.se", name="Lund University")
+
+
+@pytest.fixture
+def lund_staff(lund):
+    return UserFactory(email="anna.andersson@lu.se", first_name="Anna", last_name="Andersson")
+
+
+@pytest.fixture
+def outsider():
+    return UserFactory(email="pat@gmail.example")
+
+
+def register(client, event, **data):
+    return client.post(reverse("events:register", args=[event.slug]), data)
+
+
+BILLING = {
+    "billing_organisation": "Acme Pharma A/S",
+    "billing_address": "Ørestads Boulevard 1\n2300 København S",
+}
+
+
+# --- Event list -------------------------------------------------------------------------------
+
+
+def test_list_shows_upcoming_soonest_first_and_past_apart_most_recent_first(client):
+    now = timezone.now()
+    later = EventFactory(title="Later meeting", starts_at=now + 40 * DAY)
+    sooner = EventFactory(title="Sooner meeting", starts_at=now + 5 * DAY)
+    long_ago = past_event(title="Long-ago meeting", starts_at=now - 300 * DAY)
+    recent = past_event(title="Recent meeting", starts_at=now - 3 * DAY)
+
+    response = client.get(reverse("events:list"))
+
+    assert response.status_code == 200
+    assert [e.pk for e in response.context["upcoming"]] == [sooner.pk, later.pk]
+    assert [e.pk for e in response.context["past"]] == [recent.pk, long_ago.pk]
+    html = response.content.decode()
+    assert html.index("Sooner meeting") < html.index("Later meeting")
+    assert html.index("Later meeting") < html.index("Past events") < html.index("Recent meeting")
+
+
+def test_home_is_the_event_list(client):
+    EventFactory(title="Annual meeting")
+    response = client.get(reverse("events:home"))
+    assert response.status_code == 200
+    assert "Annual meeting" in text_of(response)
+
+
+def test_list_never_shows_drafts_and_marks_cancelled_events(client):
+    EventFactory(title="Secret draft", status=Event.Status.DRAFT)
+    EventFactory(title="Called-off meeting", status=Event.Status.CANCELLED)
+
+    response = client.get(reverse("events:list"))
+
+    text = text_of(response)
+    assert "Secret draft" not in text
+    assert "Called-off meeting Cancelled" in text
+
+
+def test_list_limits_past_events(client):
+    for days in range(15):
+        past_event(starts_at=timezone.now() - (days + 2) * DAY)
+    response = client.get(reverse("events:list"))
+    assert len(response.context["past"]) == 12
+
+
+def test_list_filters_by_network(client):
+    cancer = NetworkFactory(name="Cancer network", slug="cancer")
+    medtech = NetworkFactory(name="Medtech network", slug="medtech")
+    EventFactory(title="Tumour biology day", network=cancer)
+    EventFactory(title="Device regulation day", network=medtech)
+    past_event(title="Old cancer day", network=cancer)
+
+    response = client.get(reverse("events:list"), {"network": "cancer"})
+
+    text = text_of(response)
+    assert "Tumour biology day" in text
+    assert "Old cancer day" in text
+    assert "Device regulation day" not in text
+    assert response.context["selected_network"] == cancer
+    assert 'href="/events/?network=medtech"' in response.content.decode()
+    assert "<h1>Events: Cancer network</h1>" in response.content.decode()
+
+
+def test_list_with_an_unknown_network_is_404(client):
+    response = client.get(reverse("events:list"), {"network": "no-such-network"})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("capacity", "confirmed", "waiting_list", "expected"),
+    [
+        (100, 0, True, "100 seats left"),
+        (10, 9, True, "1 seat left"),
+        (10, 10, True, "Waiting list"),
+        (10, 10, False, "Full"),
+        (None, 50, True, "Places available"),
+    ],
+)
+def test_list_card_shows_seats(client, capacity, confirmed, waiting_list, expected):
+    EventFactory(capacity=capacity, confirmed_count=confirmed, has_waiting_list=waiting_list)
+    response = client.get(reverse("events:list"))
+    assert expected in text_of(response)
+
+
+def test_list_card_shows_time_in_copenhagen_venue_network_and_free_note(client):
+    network = NetworkFactory(name="Microbiome network", slug="microbiome")
+    EventFactory(
+        network=network,
+        venue="Bella Center",
+        starts_at=datetime.datetime(2099, 6, 12, 7, 30, tzinfo=datetime.UTC),
+        ends_at=datetime.datetime(2099, 6, 12, 15, 0, tzinfo=datetime.UTC),
+        registration_opens_at=timezone.now() - DAY,
+        member_university_staff_free=True,
+    )
+    text = text_of(client.get(reverse("events:list")))
+    assert "Friday 12 June 2099, 09:30 – 17:00 CEST" in text  # 07:30 UTC in summer
+    assert "Bella Center" in text
+    assert "Microbiome network" in text
+    assert "Free for staff of member universities" in text
+
+
+def test_list_card_omits_free_note_when_the_event_charges_everyone(client):
+    EventFactory(member_university_staff_free=False)
+    assert "Free for staff of member universities" not in text_of(
+        client.get(reverse("events:list"))
+    )
+
+
+def test_list_tells_a_signed_in_person_where_they_are_registered(client, user):
+    event = EventFactory(title="Booked")
+    RegistrationFactory(event=event, user=user)
+    client.force_login(user)
+    assert "You are registered" in text_of(client.get(reverse("events:list")))
+
+
+def test_empty_list_says_so(client):
+    assert "No upcoming events" in text_of(client.get(reverse("events:list")))
+
+
+# --- Event detail -----------------------------------------------------------------------------
+
+
+def test_detail_shows_details_programme_venue_and_prices(client):
+    event = EventFactory(
+        title="Annual meeting",
+        description="A day of talks.",
+        venue="Medicon Village",
+        address="Scheelevägen 2\n223 81 Lund",
+        starts_at=datetime.datetime(2099, 3, 5, 8, 0, tzinfo=datetime.UTC),
+        ends_at=datetime.datetime(2099, 3, 5, 16, 0, tzinfo=datetime.UTC),
+        registration_opens_at=timezone.now() - DAY,
+        member_price=Decimal("500.00"),
+        standard_price=Decimal("1200.00"),
+        currency="DKK",
+    )
+    ProgrammeItemFactory(
+        event=event,
+        title="Closing panel",
+        speakers="Minister X",
+        starts_at=event.starts_at + datetime.timedelta(hours=6),
+    )
+    ProgrammeItemFactory(
+        event=event, title="Welcome", speakers="Dr. Jane Doe", starts_at=event.starts_at
+    )
+
+    response = client.get(event.get_absolute_url())
+
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "Thursday 5 March 2099, 09:00" in text  # 08:00 UTC is 09:00 in Copenhagen (CET)
+    assert "Medicon Village" in text
+    assert "Scheelevägen 2" in text
+    assert "A day of talks." in text
+    assert text.index("Welcome") < text.index("Closing panel")
+    assert "Dr. Jane Doe" in text
+    assert "15:00" in text  # the panel, in Copenhagen time
+    assert "Member-university staff Free" in text
+    assert "Member 500 DKK" in text
+    assert "Non-member 1,200 DKK" in text
+    assert response.content.decode().count("<h1") == 1
+
+
+def test_detail_for_anonymous_prompts_to_sign_in_and_mentions_free_staff(client):
+    event = EventFactory()
+    response = client.get(event.get_absolute_url())
+    html = response.content.decode()
+    register_url = reverse("events:register", args=[event.slug])
+    assert f'href="/accounts/login/?next={register_url}"' in html
+    text = text_of(response)
+    assert "Sign in to register" in text
+    assert "Staff of member universities of the Medicon Valley Alliance attend free" in text
+    assert "Your price" not in text
+
+
+def test_detail_for_a_non_member_shows_the_standard_price_and_why(client, outsider):
+    event = EventFactory(standard_price=Decimal("1200.00"))
+    client.force_login(outsider)
+    text = text_of(client.get(event.get_absolute_url()))
+    assert "Your price: 1,200 DKK" in text
+    assert "none of your verified addresses belongs to a member" in text
+    assert "Register" in text
+
+
+def test_detail_for_member_university_staff_shows_free_and_the_institution(client, lund_staff):
+    event = EventFactory()
+    client.force_login(lund_staff)
+    text = text_of(client.get(event.get_absolute_url()))
+    assert "Your price: Free" in text
+    assert "you are verified staff of Lund University, a member" in text
+
+
+def test_detail_for_member_company_staff_shows_the_member_price(client):
+    member_institution(domain="novo.example", name="Novo", kind=Institution.Kind.COMPANY)
+    event = EventFactory(member_price=Decimal("500.00"))
+    client.force_login(UserFactory(email="ole@novo.example"))
+    text = text_of(client.get(event.get_absolute_url()))
+    assert "Your price: 500 DKK" in text
+    assert "verified staff of Novo" in text
+
+
+def test_detail_with_an_unverified_member_address_gives_no_discount(client, lund):
+    client.force_login(UserFactory(email="eve@lu.se", verified=False))
+    text = text_of(client.get(EventFactory().get_absolute_url()))
+    assert "Your price: 1,200 DKK" in text
+
+
+@pytest.mark.parametrize("status", ["confirmed", "waitlisted"])
+def test_detail_shows_an_existing_registration_instead_of_the_button(client, user, status):
+    event = EventFactory()
+    registration = RegistrationFactory(event=event, user=user, status=status)
+    client.force_login(user)
+    response = client.get(event.get_absolute_url())
+    html = response.content.decode()
+    assert registration.get_absolute_url() in html
+    assert reverse("events:register", args=[event.slug]) not in html
+    assert "View your registration" in text_of(response)
+
+
+def test_detail_offers_the_button_again_after_a_cancelled_registration(client, user):
+    event = EventFactory()
+    RegistrationFactory(event=event, user=user, status=Registration.Status.CANCELLED)
+    client.force_login(user)
+    html = client.get(event.get_absolute_url()).content.decode()
+    assert reverse("events:register", args=[event.slug]) in html
+
+
+@pytest.mark.parametrize(
+    ("fields", "message", "has_button"),
+    [
+        ({"registration_opens_at": "future"}, "Registration opens on", False),
+        ({"registration_closes_at": "past"}, "Registration for this event is closed.", False),
+        ({"status": Event.Status.CANCELLED}, "This event has been cancelled.", False),
+        (
+            {"capacity": 2, "confirmed_count": 2, "has_waiting_list": False},
+            "This event is full and keeps no waiting list.",
+            False,
+        ),
+        (
+            {"capacity": 2, "confirmed_count": 2, "has_waiting_list": True},
+            "If you register, you join the waiting list",
+            True,
+        ),
+        ({}, None, True),
+    ],
+)
+def test_detail_registration_state_messages(client, user, fields, message, has_button):
+    now = timezone.now()
+    if fields.get("registration_opens_at") == "future":
+        fields["registration_opens_at"] = now + 2 * DAY
+    if fields.get("registration_closes_at") == "past":
+        fields["registration_opens_at"] = now - 10 * DAY
+        fields["registration_closes_at"] = now - DAY
+    event = EventFactory(**fields)
+    client.force_login(user)
+    response = client.get(event.get_absolute_url())
+    text = text_of(response)
+    if message:
+        assert message in text
+    register_url = reverse("events:register", args=[event.slug])
+    assert (register_url in response.content.decode()) is has_button
+
+
+def test_draft_event_is_404_for_visitors_and_visible_to_staff(client, user, staff_user):
+    event = EventFactory(status=Event.Status.DRAFT)
+    assert client.get(event.get_absolute_url()).status_code == 404
+    client.force_login(user)
+    assert client.get(event.get_absolute_url()).status_code == 404
+    client.force_login(staff_user)
+    response = client.get(event.get_absolute_url())
+    assert response.status_code == 200
+    assert "only staff can see it" in text_of(response)
+
+
+def test_unknown_event_is_404(client):
+    assert client.get(reverse("events:detail", args=["no-such-event"])).status_code == 404
+
+
+def test_confirmed_attendee_sees_the_participant_link(client, user):
+    event = EventFactory()
+    RegistrationFactory(event=event, user=user)
+    participants_url = reverse("events:participants", args=[event.slug])
+    assert participants_url not in client.get(event.get_absolute_url()).content.decode()
+    client.force_login(user)
+    assert participants_url in client.get(event.get_absolute_url()).content.decode()
+
+
+# --- Registering ------------------------------------------------------------------------------
+
+
+def test_register_requires_sign_in_and_returns_to_the_form_after_it(client, outsider):
+    event = EventFactory()
+    register_url = reverse("events:register", args=[event.slug])
+
+    response = client.get(register_url)
+
+    assert response.status_code == 302
+    login_url = f"{reverse('account_login')}?{urlencode({'next': register_url}, safe='/')}"
+    assert response.url == login_url
+
+    response = client.post(
+        login_url, {"login": outsider.email, "password": PASSWORD, "next": register_url}
+    )
+    assert response.status_code == 302
+    assert response.url == register_url
+    assert client.get(register_url).status_code == 200
+
+
+def test_register_form_for_free_admission_shows_decision_and_no_billing(client, lund_staff):
+    event = EventFactory()
+    client.force_login(lund_staff)
+    response = client.get(reverse("events:register", args=[event.slug]))
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "Your price Free" in text
+    assert "Lund University" in text
+    assert "billing_organisation" not in response.content.decode()
+    assert "We use this only to arrange catering and access" in text
+    assert "erase it after the event" in text
+    html = response.content.decode()
+    assert 'name="dietary_needs"' in html
+    assert 'name="accessibility_needs"' in html
+    assert 'name="listed_as_participant"' in html
+
+
+def test_register_form_asks_for_billing_when_a_fee_is_due(client, outsider):
+    event = EventFactory(standard_price=Decimal("1200.00"))
+    client.force_login(outsider)
+    response = client.get(reverse("events:register", args=[event.slug]))
+    html = response.content.decode()
+    assert "Your price 1,200 DKK" in text_of(response)
+    for field in (
+        "billing_organisation",
+        "billing_address",
+        "billing_vat_number",
+        "billing_po_reference",
+        "billing_ean_number",
+    ):
+        assert f'name="{field}"' in html
+
+
+def test_register_free_confirms_and_redirects_to_the_registration(client, lund_staff):
+    event = EventFactory()
+    client.force_login(lund_staff)
+
+    response = register(
+        client, event, dietary_needs="Vegetarian", listed_as_participant="on", **BILLING
+    )
+
+    registration = Registration.objects.get(event=event, user=lund_staff)
+    assert response.status_code == 302
+    assert response.url == registration.get_absolute_url()
+    assert registration.status == Registration.Status.CONFIRMED
+    assert registration.price == 0
+    assert registration.dietary_needs == "Vegetarian"
+    assert registration.listed_as_participant is True
+    # Billing details are not asked for, nor kept, when nothing is due.
+    assert registration.billing_organisation == ""
+    assert any("You are registered for" in m for m in messages_of(response))
+    event.refresh_from_db()
+    assert event.confirmed_count == 1
+
+
+def test_register_with_a_fee_stores_the_billing_details(client, outsider):
+    event = EventFactory(standard_price=Decimal("1200.00"))
+    client.force_login(outsider)
+
+    response = register(
+        client,
+        event,
+        billing_ean_number="5 7900 0123 4560",  # spaces as printed on paper are accepted
+        billing_po_reference="PO-77",
+        billing_vat_number="DK12345678",
+        **BILLING,
+    )
+
+    registration = Registration.objects.get(event=event, user=outsider)
+    assert response.status_code == 302
+    assert registration.price == Decimal("1200.00")
+    assert registration.billing_organisation == "Acme Pharma A/S"
+    assert registration.billing_ean_number == "5790001234560"
+    assert registration.billing_po_reference == "PO-77"
+    assert registration.billing_vat_number == "DK12345678"
+
+
+def test_register_when_full_with_waiting_list_waitlists_and_says_the_position(client, user):
+    event = EventFactory(capacity=1)
+    first = UserFactory()
+    services.register_for_event(
+        event_id=event.pk,
+        user=first,
+        details=services.RegistrationDetails(**BILLING),
+    )
+    services.register_for_event(
+        event_id=event.pk,
+        user=UserFactory(),
+        details=services.RegistrationDetails(**BILLING),
+    )
+    client.force_login(user)
+
+    response = register(client, event, **BILLING)
+
+    registration = Registration.objects.get(event=event, user=user)
+    assert registration.status == Registration.Status.WAITLISTED
+    assert response.url == registration.get_absolute_url()
+    assert any("at position 2" in m for m in messages_of(response))
+    page = client.get(registration.get_absolute_url())
+    assert "You are number 2 on the waiting list." in text_of(page)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"capacity": 1, "confirmed_count": 1, "has_waiting_list": False},
+            "This event is full.",
+        ),
+        ({"registration_closes_at": "past"}, "Registration for this event is closed."),
+        ({"registration_opens_at": "future"}, "Registration for this event is closed."),
+        ({"status": Event.Status.CANCELLED}, "This event is not open for registration."),
+    ],
+)
+def test_register_refused_shows_the_reason_and_creates_nothing(client, user, fields, message):
+    now = timezone.now()
+    if fields.get("registration_opens_at") == "future":
+        fields["registration_opens_at"] = now + 2 * DAY
+    if fields.get("registration_closes_at") == "past":
+        fields["registration_opens_at"] = now - 10 * DAY
+        fields["registration_closes_at"] = now - DAY
+    event = EventFactory(**fields)
+    client.force_login(user)
+
+    response = register(client, event, **BILLING)
+
+    assert response.status_code == 409
+    assert message in text_of(response)
+    assert not Registration.objects.filter(event=event).exists()
+    # The form is not offered again: trying again cannot help.
+    assert 'name="dietary_needs"' not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"registration_opens_at": "future"}, "Registration opens on"),
+        ({"registration_closes_at": "past"}, "Registration for this event is closed."),
+        ({"status": Event.Status.CANCELLED}, "This event has been cancelled."),
+        (
+            {"capacity": 1, "confirmed_count": 1, "has_waiting_list": False},
+            "This event is full and keeps no waiting list.",
+        ),
+    ],
+)
+def test_register_form_page_explains_why_registering_is_not_possible(client, user, fields, message):
+    now = timezone.now()
+    if fields.get("registration_opens_at") == "future":
+        fields["registration_opens_at"] = now + 2 * DAY
+    if fields.get("registration_closes_at") == "past":
+        fields["registration_opens_at"] = now - 10 * DAY
+        fields["registration_closes_at"] = now - DAY
+    event = EventFactory(**fields)
+    client.force_login(user)
+    response = client.get(reverse("events:register", args=[event.slug]))
+    assert response.status_code == 200
+    assert message in text_of(response)
+    assert 'name="dietary_needs"' not in response.content.decode()
+
+
+def test_register_for_a_draft_is_404(client, user):
+    event = EventFactory(status=Event.Status.DRAFT)
+    client.force_login(user)
+    assert client.get(reverse("events:register", args=[event.slug])).status_code == 404
+    assert register(client, event, **BILLING).status_code == 404
+
+
+def test_register_twice_leads_to_the_existing_registration(client, lund_staff):
+    event = EventFactory()
+    client.force_login(lund_staff)
+    register(client, event)
+    registration = Registration.objects.get(event=event, user=lund_staff)
+
+    for response in (
+        register(client, event),
+        client.get(reverse("events:register", args=[event.slug])),
+    ):
+        assert response.status_code == 302
+        assert response.url == registration.get_absolute_url()
+        assert "You are already registered for this event." in messages_of(response)
+    assert Registration.objects.filter(event=event).count() == 1
+
+
+def test_register_with_a_fee_and_no_billing_organisation_is_a_field_error(client, outsider):
+    event = EventFactory()
+    client.force_login(outsider)
+
+    response = register(client, event, billing_address="Somewhere 1")
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="id_billing_organisation_error"' in html
+    assert re.search(
+        r'<input[^>]*name="billing_organisation"[^>]*aria-describedby="id_billing_organisation_error"',
+        html,
+    ) or re.search(
+        r'<input[^>]*aria-describedby="id_billing_organisation_error"[^>]*name="billing_organisation"',
+        html,
+    )
+    assert 'aria-invalid="true"' in html
+    assert "This field is required." in text_of(response)
+    assert not Registration.objects.exists()
+
+
+def test_register_when_the_price_rose_since_the_form_asks_for_billing(
+    client, lund, lund_staff, monkeypatch
+):
+    """The service decides the price again under the lock; if a fee is due by then (the
+    membership lapsed meanwhile), its refusal comes back with the billing fields, not a 500."""
+    event = EventFactory()
+    client.force_login(lund_staff)
+    form_page = client.get(reverse("events:register", args=[event.slug]))
+    assert 'name="billing_organisation"' not in form_page.content.decode()
+
+    def lapsed_meanwhile(**kwargs):
+        raise services.RegistrationError("billing_required")
+
+    monkeypatch.setattr(services, "register_for_event", lapsed_meanwhile)
+    response = register(client, event)
+    assert response.status_code == 400
+    assert "please give the organisation and address to invoice" in text_of(response)
+    assert 'name="billing_organisation"' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("ean", "message"),
+    [
+        ("123", "exactly 13 digits"),
+        ("57900000000621", "exactly 13 digits"),
+        ("579000000006X", "exactly 13 digits"),
+        ("５７９００００００００６２", "exactly 13 digits"),  # full-width digits
+        ("5790000000068", "last digit does not match"),
+    ],
+)
+def test_register_with_an_invalid_ean_number_is_a_field_error(client, outsider, ean, message):
+    event = EventFactory()
+    client.force_login(outsider)
+    response = register(client, event, billing_ean_number=ean, **BILLING)
+    assert response.status_code == 400
+    assert 'id="id_billing_ean_number_error"' in response.content.decode()
+    assert message in text_of(response)
+    assert not Registration.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("digits", "valid"),
+    [
+        ("5790001234560", True),
+        ("5790000000067", True),
+        ("4006381333931", True),
+        ("4006381333932", False),
+        ("0000000000000", True),
+    ],
+)
+def test_ean_check_digit(digits, valid):
+    assert ean_check_digit_is_valid(digits) is valid
+
+
+def test_register_with_overlong_needs_is_a_field_error(client, lund_staff):
+    event = EventFactory()
+    client.force_login(lund_staff)
+    response = register(client, event, dietary_needs="x" * 501)
+    assert response.status_code == 400
+    assert 'id="id_dietary_needs_error"' in response.content.decode()
+
+
+def test_register_rejects_other_methods(client, user):
+    event = EventFactory()
+    client.force_login(user)
+    assert client.put(reverse("events:register", args=[event.slug])).status_code == 405
+
+
+# --- My registrations -------------------------------------------------------------------------
+
+
+def test_my_registrations_requires_sign_in(client):
+    url = reverse("events:my_registrations")
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("account_login"))
+
+
+def test_my_registrations_lists_upcoming_first_then_past_with_badges(client, user):
+    now = timezone.now()
+    later = RegistrationFactory(
+        user=user, event=EventFactory(title="Later", starts_at=now + 9 * DAY)
+    )
+    sooner = RegistrationFactory(
+        user=user,
+        event=EventFactory(title="Sooner", starts_at=now + 2 * DAY),
+        status=Registration.Status.WAITLISTED,
+    )
+    cancelled = RegistrationFactory(
+        user=user, event=EventFactory(title="Dropped"), status=Registration.Status.CANCELLED
+    )
+    old = RegistrationFactory(user=user, event=past_event(title="Old"))
+    RegistrationFactory(event=EventFactory(title="Somebody else's"))
+    client.force_login(user)
+
+    response = client.get(reverse("events:my_registrations"))
+
+    assert [r.pk for r in response.context["upcoming"]] == [sooner.pk, later.pk, cancelled.pk]
+    assert [r.pk for r in response.context["past"]] == [old.pk]
+    text = text_of(response)
+    assert "Somebody else's" not in text
+    assert "Waiting list, position 1" in text
+    assert "Cancelled" in text
+    assert "Confirmed" in text
+    assert text.index("Sooner") < text.index("Later") < text.index("Past") < text.index("Old")
+
+
+def test_my_registrations_empty(client, user):
+    client.force_login(user)
+    assert "You have not registered for any event yet." in text_of(
+        client.get(reverse("events:my_registrations"))
+    )
+
+
+# --- One registration -------------------------------------------------------------------------
+
+
+def test_registration_page_shows_status_price_reason_ticket_and_links(client, user):
+    registration = RegistrationFactory(
+        user=user,
+        price=Decimal("0"),
+        price_reason="Free: you are verified staff of Lund University, a member.",
+    )
+    client.force_login(user)
+
+    response = client.get(registration.get_absolute_url())
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    text = text_of(response)
+    assert "Confirmed" in text
+    assert "Price Free" in text
+    assert "verified staff of Lund University" in text
+    assert "<svg" in html
+    assert reverse("events:calendar", args=[registration.event.slug]) in html
+    assert reverse("events:cancel_registration", args=[registration.ticket_code]) in html
+    assert reverse("events:ticket_png", args=[registration.ticket_code]) in html
+
+
+def test_registration_page_of_someone_else_or_unknown_is_404(client, user):
+    registration = RegistrationFactory()
+    client.force_login(user)
+    assert client.get(registration.get_absolute_url()).status_code == 404
+    assert client.get(reverse("events:registration", args=["nope"])).status_code == 404
+    assert (
+        client.get(reverse("events:ticket_png", args=[registration.ticket_code])).status_code == 404
+    )
+    cancel_url = reverse("events:cancel_registration", args=[registration.ticket_code])
+    assert client.get(cancel_url).status_code == 404
+    assert client.post(cancel_url).status_code == 404
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.CONFIRMED
+
+
+def test_registration_page_for_anonymous_redirects_to_sign_in(client):
+    registration = RegistrationFactory()
+    response = client.get(registration.get_absolute_url())
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("account_login"))
+
+
+def test_waitlisted_registration_shows_position_and_no_ticket(client, user):
+    event = EventFactory()
+    RegistrationFactory(event=event, status=Registration.Status.WAITLISTED)
+    registration = RegistrationFactory(
+        event=event, user=user, status=Registration.Status.WAITLISTED
+    )
+    client.force_login(user)
+    response = client.get(registration.get_absolute_url())
+    assert "You are number 2 on the waiting list." in text_of(response)
+    assert "<svg" not in response.content.decode()
+    assert (
+        client.get(reverse("events:ticket_png", args=[registration.ticket_code])).status_code == 404
+    )
+
+
+def test_ticket_png_for_the_owner(client, user):
+    registration = RegistrationFactory(user=user)
+    client.force_login(user)
+    response = client.get(reverse("events:ticket_png", args=[registration.ticket_code]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG")
+
+
+def test_cancel_asks_for_confirmation_then_cancels_and_promotes(client, user):
+    event = EventFactory(capacity=1)
+    registration = services.register_for_event(
+        event_id=event.pk, user=user, details=services.RegistrationDetails(**BILLING)
+    ).registration
+    waiting = services.register_for_event(
+        event_id=event.pk, user=UserFactory(), details=services.RegistrationDetails(**BILLING)
+    ).registration
+    client.force_login(user)
+    cancel_url = reverse("events:cancel_registration", args=[registration.ticket_code])
+
+    confirm_page = client.get(cancel_url)
+    assert confirm_page.status_code == 200
+    assert "Are you sure you want to cancel your registration" in text_of(confirm_page)
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.CONFIRMED  # GET changes nothing
+
+    response = client.post(cancel_url)
+
+    assert response.status_code == 302
+    assert response.url == registration.get_absolute_url()
+    assert any("is cancelled" in m for m in messages_of(response))
+    registration.refresh_from_db()
+    waiting.refresh_from_db()
+    assert registration.status == Registration.Status.CANCELLED
+    assert waiting.status == Registration.Status.CONFIRMED
+    page = client.get(registration.get_absolute_url())
+    assert "You cancelled this registration" in text_of(page)
+    assert "<svg" not in page.content.decode()
+    assert cancel_url not in page.content.decode()
+
+
+def test_cancel_after_the_deadline_shows_a_note_instead_of_the_button(client, user):
+    event = EventFactory(cancellation_deadline=timezone.now() - datetime.timedelta(hours=1))
+    registration = RegistrationFactory(event=event, user=user)
+    client.force_login(user)
+    cancel_url = reverse("events:cancel_registration", args=[registration.ticket_code])
+
+    page = client.get(registration.get_absolute_url())
+    assert "The cancellation deadline passed on" in text_of(page)
+    assert cancel_url not in page.content.decode()
+
+    confirm_page = client.get(cancel_url)
+    assert "The cancellation deadline passed on" in text_of(confirm_page)
+    assert '<form method="post" action="' + cancel_url not in confirm_page.content.decode()
+
+    response = client.post(cancel_url)
+    assert response.status_code == 302
+    assert any("cancellation deadline has passed" in m for m in messages_of(response))
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.CONFIRMED
+
+
+def test_cancel_an_already_cancelled_registration_says_so(client, user):
+    registration = RegistrationFactory(user=user, status=Registration.Status.CANCELLED)
+    client.force_login(user)
+    cancel_url = reverse("events:cancel_registration", args=[registration.ticket_code])
+    for response in (client.get(cancel_url), client.post(cancel_url)):
+        assert response.status_code == 302
+        assert "This registration is already cancelled." in messages_of(response)
+
+
+# --- Calendar file ----------------------------------------------------------------------------
+
+
+def test_ics_download_parses_back(client):
+    event = EventFactory(
+        title="Annual meeting",
+        slug="annual-meeting-2099",
+        starts_at=datetime.datetime(2099, 6, 12, 7, 30, tzinfo=datetime.UTC),
+        ends_at=datetime.datetime(2099, 6, 12, 15, 0, tzinfo=datetime.UTC),
+    )
+    response = client.get(reverse("events:calendar", args=[event.slug]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/calendar")
+    assert response["Content-Disposition"] == 'attachment; filename="annual-meeting-2099.ics"'
+    assert reverse("events:calendar", args=[event.slug]) == "/events/annual-meeting-2099.ics"
+
+    calendar = Calendar.from_ical(response.content)
+    (entry,) = calendar.walk("VEVENT")
+    assert str(entry["summary"]) == "Annual meeting"
+    assert entry.decoded("dtstart") == event.starts_at
+    assert entry.decoded("dtend") == event.ends_at
+
+
+def test_ics_of_a_draft_is_404_and_of_a_cancelled_event_says_cancelled(client):
+    draft = EventFactory(status=Event.Status.DRAFT)
+    assert client.get(reverse("events:calendar", args=[draft.slug])).status_code == 404
+    cancelled = EventFactory(status=Event.Status.CANCELLED)
+    response = client.get(reverse("events:calendar", args=[cancelled.slug]))
+    (entry,) = Calendar.from_ical(response.content).walk("VEVENT")
+    assert str(entry["status"]) == "CANCELLED"
+
+
+# --- Participant list -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def event_with_people():
+    event = EventFactory()
+    RegistrationFactory(
+        event=event,
+        first_name="Listed",
+        last_name="Person",
+        job_title="Professor",
+        institution_name="Lund University",
+        listed_as_participant=True,
+    )
+    RegistrationFactory(
+        event=event, first_name="Private", last_name="Person", listed_as_participant=False
+    )
+    RegistrationFactory(
+        event=event,
+        first_name="Waiting",
+        last_name="Person",
+        listed_as_participant=True,
+        status=Registration.Status.WAITLISTED,
+    )
+    RegistrationFactory(
+        event=event,
+        first_name="Gone",
+        last_name="Person",
+        listed_as_participant=True,
+        status=Registration.Status.CANCELLED,
+    )
+    return event
+
+
+def test_participants_visible_to_confirmed_attendees_only_opted_in(client, user, event_with_people):
+    RegistrationFactory(event=event_with_people, user=user)
+    client.force_login(user)
+    response = client.get(reverse("events:participants", args=[event_with_people.slug]))
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "Listed Person Professor Lund University" in text
+    for hidden in ("Private", "Waiting", "Gone"):
+        assert hidden not in text
+    assert "@" not in text.split("Participants of")[1].split("Medicon Valley Alliance —")[0]
+
+
+def test_participants_visible_to_staff(client, staff_user, event_with_people):
+    client.force_login(staff_user)
+    response = client.get(reverse("events:participants", args=[event_with_people.slug]))
+    assert response.status_code == 200
+    assert "Listed Person" in text_of(response)
+
+
+@pytest.mark.parametrize("own_status", [None, "waitlisted", "cancelled"])
+def test_participants_forbidden_to_others(client, user, event_with_people, own_status):
+    if own_status:
+        RegistrationFactory(event=event_with_people, user=user, status=own_status)
+    client.force_login(user)
+    response = client.get(reverse("events:participants", args=[event_with_people.slug]))
+    assert response.status_code == 403
+    text = text_of(response)
+    assert "Only confirmed attendees of" in text
+    assert "Listed Person" not in text
+
+
+def test_participants_for_anonymous_redirects_to_sign_in(client, event_with_people):
+    response = client.get(reverse("events:participants", args=[event_with_people.slug]))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("account_login"))
