@@ -1,0 +1,267 @@
+"""The free-admission rule (DESIGN.md section 3), table-driven through events.pricing."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from events.models import AdmissionCategory
+from events.pricing import decide_admission, decide_admission_for_user
+from members.affiliation import verified_affiliations
+from members.models import Institution, InstitutionDomain
+from tests.factories import (
+    EventFactory,
+    InstitutionDomainFactory,
+    InstitutionFactory,
+    MembershipFactory,
+    UserFactory,
+    add_email,
+)
+
+MEMBER_PRICE = Decimal("450.00")
+STANDARD_PRICE = Decimal("1250.00")
+
+FREE = AdmissionCategory.MEMBER_UNIVERSITY_STAFF
+MEMBER = AdmissionCategory.MEMBER
+NON_MEMBER = AdmissionCategory.NON_MEMBER
+
+
+def _institution(name, kind, domain, *, memberships=(), students_domain=None):
+    institution = InstitutionFactory(name=name, kind=kind)
+    InstitutionDomainFactory(institution=institution, domain=domain, include_subdomains=True)
+    if students_domain:
+        InstitutionDomainFactory(
+            institution=institution,
+            domain=students_domain,
+            audience=InstitutionDomain.Audience.STUDENTS,
+        )
+    for starts_on, ends_on in memberships:
+        MembershipFactory(institution=institution, starts_on=starts_on, ends_on=ends_on)
+    return institution
+
+
+@pytest.fixture
+def event(db):
+    starts_at = timezone.now() + datetime.timedelta(days=40)
+    return EventFactory(
+        starts_at=starts_at,
+        member_price=MEMBER_PRICE,
+        standard_price=STANDARD_PRICE,
+        currency="SEK",
+    )
+
+
+@pytest.fixture
+def institutions(event):
+    day = timezone.localdate(event.starts_at)
+    year = datetime.timedelta(days=365)
+    covering = [(day - year, day + year)]
+    _institution(
+        "Lund University",
+        Institution.Kind.UNIVERSITY,
+        "lu.se",
+        memberships=covering,
+        students_domain="student.lu.se",
+    )
+    _institution("Region Skåne", Institution.Kind.HOSPITAL, "skane.se", memberships=covering)
+    _institution("Novo Nordisk", Institution.Kind.COMPANY, "novonordisk.com", memberships=covering)
+    _institution("Aarhus University", Institution.Kind.UNIVERSITY, "au.dk")
+    _institution(
+        "Lapsed University",
+        Institution.Kind.UNIVERSITY,
+        "lapsed.example.edu",
+        memberships=[(day - 2 * year, day - datetime.timedelta(days=1))],
+    )
+    _institution(
+        "Future University",
+        Institution.Kind.UNIVERSITY,
+        "future.example.edu",
+        memberships=[(day + datetime.timedelta(days=1), day + year)],
+    )
+    _institution(
+        "Ending University",
+        Institution.Kind.UNIVERSITY,
+        "ending.example.edu",
+        memberships=[(day - year, day)],
+    )
+    _institution(
+        "Ending Company",
+        Institution.Kind.COMPANY,
+        "ending-company.example.com",
+        memberships=[(day - year, day)],
+    )
+
+
+CASES = [
+    # (id, addresses [(email, verified)], free switched on, category, price, institution)
+    ("member university staff", [("anna@lu.se", True)], True, FREE, "0", "Lund University"),
+    ("sub-domain staff", [("bo@med.lu.se", True)], True, FREE, "0", "Lund University"),
+    ("upper-case address", [("Cia@LU.SE", True)], True, FREE, "0", "Lund University"),
+    (
+        "students of a member university",
+        [("dan@student.lu.se", True)],
+        True,
+        NON_MEMBER,
+        STANDARD_PRICE,
+        "Lund University",
+    ),
+    ("member hospital staff", [("eva@skane.se", True)], True, MEMBER, MEMBER_PRICE, "Region Skåne"),
+    (
+        "member company staff",
+        [("finn@novonordisk.com", True)],
+        True,
+        MEMBER,
+        MEMBER_PRICE,
+        "Novo Nordisk",
+    ),
+    (
+        "non-member university",
+        [("gry@au.dk", True)],
+        True,
+        NON_MEMBER,
+        STANDARD_PRICE,
+        "Aarhus University",
+    ),
+    (
+        "lapsed membership",
+        [("hal@lapsed.example.edu", True)],
+        True,
+        NON_MEMBER,
+        STANDARD_PRICE,
+        "Lapsed University",
+    ),
+    (
+        "membership starting after the event",
+        [("ida@future.example.edu", True)],
+        True,
+        NON_MEMBER,
+        STANDARD_PRICE,
+        "Future University",
+    ),
+    (
+        "membership ending on the event day",
+        [("jan@ending.example.edu", True)],
+        True,
+        FREE,
+        "0",
+        "Ending University",
+    ),
+    (
+        "company membership ending on the event day",
+        [("kim@ending-company.example.com", True)],
+        True,
+        MEMBER,
+        MEMBER_PRICE,
+        "Ending Company",
+    ),
+    (
+        "unverified institutional address",
+        [("lea@lu.se", False)],
+        True,
+        NON_MEMBER,
+        STANDARD_PRICE,
+        None,
+    ),
+    ("private address only", [("max@gmail.com", True)], True, NON_MEMBER, STANDARD_PRICE, None),
+    (
+        "private and verified institutional address",
+        [("nils@gmail.com", True), ("nils@lu.se", True)],
+        True,
+        FREE,
+        "0",
+        "Lund University",
+    ),
+    (
+        "private and unverified institutional address",
+        [("ole@gmail.com", True), ("ole@lu.se", False)],
+        True,
+        NON_MEMBER,
+        STANDARD_PRICE,
+        None,
+    ),
+    (
+        "member company and member university: the best rate",
+        [("per@novonordisk.com", True), ("per@lu.se", True)],
+        True,
+        FREE,
+        "0",
+        "Lund University",
+    ),
+    (
+        "student and member hospital: the best rate",
+        [("rut@student.lu.se", True), ("rut@skane.se", True)],
+        True,
+        MEMBER,
+        MEMBER_PRICE,
+        "Region Skåne",
+    ),
+    (
+        "free admission switched off",
+        [("sara@lu.se", True)],
+        False,
+        MEMBER,
+        MEMBER_PRICE,
+        "Lund University",
+    ),
+    (
+        "free admission switched off, hospital unchanged",
+        [("tor@skane.se", True)],
+        False,
+        MEMBER,
+        MEMBER_PRICE,
+        "Region Skåne",
+    ),
+    (
+        "domain that only looks alike",
+        [("uma@notlu.se", True)],
+        True,
+        NON_MEMBER,
+        STANDARD_PRICE,
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("addresses", "free", "category", "price", "institution"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_decide_admission(event, institutions, addresses, free, category, price, institution):
+    event.member_university_staff_free = free
+    primary, *others = addresses
+    user = UserFactory(email=primary[0], verified=primary[1])
+    for email, verified in others:
+        add_email(user, email, verified=verified)
+
+    decision = decide_admission_for_user(event=event, user=user)
+
+    assert decision.category == category
+    assert decision.price == Decimal(price)
+    assert decision.currency == "SEK"
+    assert decision.is_free is (Decimal(price) == 0)
+    if institution is None:
+        assert decision.institution is None
+    else:
+        assert decision.institution.name == institution
+        assert institution in decision.reason
+
+
+def test_no_affiliation_is_the_standard_price(event):
+    decision = decide_admission(event=event, affiliations=[])
+    assert decision.category == NON_MEMBER
+    assert decision.price == STANDARD_PRICE
+    assert decision.institution is None
+    assert decision.reason
+
+
+def test_decision_runs_no_queries_on_prefetched_affiliations(
+    event, institutions, django_assert_num_queries
+):
+    user = UserFactory(email="vic@lu.se")
+    add_email(user, "vic@skane.se")
+    affiliations = verified_affiliations(user=user)
+    with django_assert_num_queries(0):
+        decision = decide_admission(event=event, affiliations=affiliations)
+    assert decision.category == FREE
