@@ -1,8 +1,21 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Prefetch
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportActionModelAdmin
+from import_export.formats.base_formats import CSV, XLSX
 
-from .models import User
+from .affiliation import (
+    InvalidDomain,
+    affiliation_for_address,
+    domain_of_address,
+    normalise_domain,
+    with_member_flag,
+)
+from .models import Institution, InstitutionDomain, Membership, Network, User
+from .resources import InstitutionResource
 
 
 @admin.register(User)
@@ -20,3 +33,136 @@ class UserAdmin(DjangoUserAdmin):
         (_("Important dates"), {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+
+class InstitutionDomainForm(forms.ModelForm):
+    """Stores the domain in its one canonical form, whatever the staff member typed."""
+
+    class Meta:
+        model = InstitutionDomain
+        fields = ["domain", "include_subdomains", "audience"]
+        help_texts = {
+            "domain": _("As in addresses: lu.se, not @lu.se or www.lu.se. Case does not matter.")
+        }
+
+    def clean_domain(self):
+        try:
+            domain = normalise_domain(self.cleaned_data["domain"])
+        except InvalidDomain:
+            raise forms.ValidationError(
+                _("Enter an e-mail domain such as lu.se."), code="invalid"
+            ) from None
+        others = InstitutionDomain.objects.filter(domain=domain).select_related("institution")
+        if self.instance.pk is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if self.instance.institution_id is not None:
+            others = others.exclude(institution_id=self.instance.institution_id)
+        other = others.first()
+        if other is not None:
+            raise forms.ValidationError(
+                _("%(domain)s already identifies %(institution)s."),
+                code="unique",
+                params={"domain": domain, "institution": other.institution.name},
+            )
+        return domain
+
+
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["starts_on", "ends_on", "note"]
+
+    def clean(self):
+        cleaned = super().clean()
+        starts_on, ends_on = cleaned.get("starts_on"), cleaned.get("ends_on")
+        if starts_on and ends_on and ends_on < starts_on:
+            self.add_error(
+                "ends_on",
+                _("A membership cannot end before it starts (%(date)s).")
+                % {"date": starts_on.isoformat()},
+            )
+        return cleaned
+
+
+class InstitutionDomainInline(admin.TabularInline):
+    model = InstitutionDomain
+    form = InstitutionDomainForm
+    extra = 1
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    form = MembershipForm
+    extra = 1
+    ordering = ["-starts_on"]
+
+
+class MemberTodayFilter(admin.SimpleListFilter):
+    title = _("member today")
+    parameter_name = "member_today"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(is_member_today=True)
+        if self.value() == "no":
+            return queryset.filter(is_member_today=False)
+        return queryset
+
+
+@admin.register(Institution)
+class InstitutionAdmin(ImportExportActionModelAdmin):
+    resource_classes = [InstitutionResource]
+    import_formats = [CSV, XLSX]
+    export_formats = [CSV, XLSX]
+    inlines = [InstitutionDomainInline, MembershipInline]
+    list_display = ["name", "short_name", "kind", "country", "member_today", "domain_list"]
+    list_filter = ["kind", "country", MemberTodayFilter]
+    search_fields = ["name", "short_name", "domains__domain"]
+    list_per_page = 100
+    fields = ["name", "short_name", "kind", "country", "website"]
+
+    def get_queryset(self, request):
+        institutions = (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch("domains", queryset=InstitutionDomain.objects.order_by("domain")),
+            )
+        )
+        return with_member_flag(
+            institutions=institutions, on=timezone.localdate(), name="is_member_today"
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # "anna@med.lu.se" or "med.lu.se" finds the institution the address would belong to.
+        term = search_term.strip()
+        if "." in term and " " not in term:
+            address = term if "@" in term.lstrip("@") else f"someone@{term.lstrip('@')}"
+            if domain_of_address(address) is not None:
+                affiliation = affiliation_for_address(email=address)
+                if affiliation is not None:
+                    results = results | queryset.filter(pk=affiliation.institution.pk)
+        return results, may_have_duplicates
+
+    @admin.display(boolean=True, description=_("member today"), ordering="is_member_today")
+    def member_today(self, institution):
+        return institution.is_member_today
+
+    @admin.display(description=_("e-mail domains"))
+    def domain_list(self, institution):
+        return ", ".join(
+            domain.domain
+            + ("" if domain.audience == InstitutionDomain.Audience.STAFF else f" ({_('students')})")
+            for domain in institution.domains.all()
+        )
+
+
+@admin.register(Network)
+class NetworkAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}

@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from import_export import resources, widgets
 from import_export.fields import Field
@@ -405,7 +404,9 @@ class InstitutionResource(resources.ModelResource):
     # -- export -------------------------------------------------------------------------------
 
     def filter_export(self, queryset, **kwargs):
-        return queryset.prefetch_related(
-            Prefetch("domains", queryset=InstitutionDomain.objects.order_by("domain")),
-            Prefetch("memberships", queryset=Membership.objects.order_by("starts_on")),
-        )
+        # The admin's list may already prefetch some of these; the cells sort on their own.
+        seen = {
+            getattr(lookup, "prefetch_to", lookup) for lookup in queryset._prefetch_related_lookups
+        }
+        missing = [name for name in self._related_fields if name not in seen]
+        return queryset.prefetch_related(*missing) if missing else queryset
