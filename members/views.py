@@ -3,6 +3,9 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
+from django.utils import timezone
+
+from .affiliation import affiliations_by_address
 
 
 def admin_login(request, extra_context=None):
@@ -15,4 +18,18 @@ def admin_login(request, extra_context=None):
 
 @login_required
 def affiliation(request):
-    return render(request, "members/affiliation.html", {})
+    """Each of the signed-in person's addresses and what it gives: the institution and
+    audience it identifies, whether that institution is a member today, and whether it
+    counts yet (only verified addresses do). A bounded number of queries."""
+    today = timezone.localdate()
+    rows = [
+        {
+            "address": address,
+            "shown_domain": address.email.rpartition("@")[2].lower(),
+            "institution": address.affiliation.institution if address.affiliation else None,
+            "is_staff": bool(address.affiliation and address.affiliation.is_staff),
+            "member_today": bool(address.affiliation and address.affiliation.is_member_on(today)),
+        }
+        for address in affiliations_by_address(user=request.user)
+    ]
+    return render(request, "members/affiliation.html", {"rows": rows})

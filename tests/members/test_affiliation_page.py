@@ -1,0 +1,111 @@
+"""/account/affiliation/: what each of a person's addresses gives."""
+
+import datetime
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import (
+    InstitutionDomainFactory,
+    InstitutionFactory,
+    MembershipFactory,
+    UserFactory,
+    add_email,
+)
+
+URL = "/account/affiliation/"
+
+
+@pytest.fixture
+def institutions(db):
+    today = timezone.localdate()
+    lund = InstitutionFactory(name="Lund University")
+    InstitutionDomainFactory(institution=lund, domain="lu.se")
+    InstitutionDomainFactory(
+        institution=lund, domain="student.lu.se", audience="students", include_subdomains=False
+    )
+    MembershipFactory(institution=lund)
+    cbs = InstitutionFactory(name="Copenhagen Business School")
+    InstitutionDomainFactory(institution=cbs, domain="cbs.dk")
+    MembershipFactory(
+        institution=cbs,
+        starts_on=today - datetime.timedelta(days=700),
+        ends_on=today - datetime.timedelta(days=1),
+    )
+    return {"lund": lund, "cbs": cbs}
+
+
+def lines(response) -> list[str]:
+    """The text of each address's card, whitespace collapsed."""
+    html = response.content.decode()
+    cards = re.findall(r'<li class="card" id="address-\d+">(.*?)</li>', html, flags=re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", card)).strip() for card in cards]
+
+
+def test_the_url_is_the_documented_one():
+    assert reverse("members:affiliation") == URL
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, db):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_each_address_says_what_it_gives(client, institutions, django_assert_max_num_queries):
+    user = UserFactory(email="anna@gmail.com")
+    add_email(user, "anna.svensson@med.lu.se")
+    add_email(user, "anna@student.lu.se")
+    add_email(user, "anna@cbs.dk")
+    add_email(user, "anna@lu.se", verified=False)
+    client.force_login(user)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert lines(response) == [
+        "anna@gmail.com primary gmail.com — no institution",
+        "anna.svensson@med.lu.se med.lu.se — Lund University, staff, member today",
+        "anna@cbs.dk cbs.dk — Copenhagen Business School, staff, not a member today",
+        "anna@lu.se lu.se — Lund University, staff, member today does not count until "
+        "verified Verify anna@lu.se",
+        "anna@student.lu.se student.lu.se — Lund University, students, member today",
+    ]
+    content = response.content.decode()
+    assert "Staff of member universities attend MVA events free of charge" in content
+    email_page = reverse("account_email")
+    assert f'<a href="{email_page}">Verify anna@lu.se</a>' in content
+    assert f'href="{email_page}">Add or verify an e-mail address</a>' in content
+
+
+@pytest.mark.parametrize("address_count", [1, 5])
+def test_the_page_runs_a_fixed_number_of_queries(
+    client, institutions, django_assert_num_queries, address_count
+):
+    user = UserFactory(email="anna@lu.se")
+    for n in range(address_count - 1):
+        add_email(user, f"anna{n}@cbs.dk", verified=n % 2 == 0)
+    client.force_login(user)
+    # session, user, addresses, domains with institutions, memberships
+    with django_assert_num_queries(5):
+        response = client.get(URL)
+    assert len(lines(response)) == address_count
+
+
+def test_a_person_without_addresses_is_told_how_to_add_one(client, db):
+    user = UserFactory(email="staff@mva.example")
+    user.emailaddress_set.all().delete()
+    client.force_login(user)
+    response = client.get(URL)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "You have no e-mail addresses on record yet." in content
+    assert reverse("account_email") in content
+
+
+def test_the_page_renders_in_the_visitors_language(client, institutions):
+    user = UserFactory(email="anna@lu.se")
+    client.force_login(user)
+    response = client.get(URL, headers={"accept-language": "sv"})
+    assert response.status_code == 200
+    assert '<html lang="sv">' in response.content.decode()
