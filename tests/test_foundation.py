@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from members.models import User
+from members.models import Institution, InstitutionDomain, Membership, Network, User
 from mva.celery import app as celery_app
 
 
@@ -59,7 +59,10 @@ def test_production_settings_refuse_to_start_without_secret_key():
 @pytest.mark.django_db
 def test_demo_data_twice_gives_the_same_data():
     call_command("load_demo_data", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    counts = {model: model.objects.count() for model in [User]}
+    models = [User, Institution, InstitutionDomain, Membership, Network]
+    counts = {model: model.objects.count() for model in models}
     call_command("load_demo_data", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    assert {model: model.objects.count() for model in [User]} == counts
+    assert {model: model.objects.count() for model in models} == counts
+    assert counts[Institution] >= 12
+    assert counts[Network] == 4
     assert User.objects.filter(is_staff=True).count() == 1
