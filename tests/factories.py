@@ -162,3 +162,47 @@ class OutgoingEmailFactory(factory.django.DjangoModelFactory):
     recipient = factory.Sequence(lambda n: f"recipient{n}@example.org")
     subject = "Hello"
     body_text = "Hello there."
+
+
+# --- Back office (admin) helpers -------------------------------------------------------------
+
+
+def event_staff_user(**fields) -> User:
+    """A staff account in the "Event staff" group (created by a data migration)."""
+    from django.contrib.auth.models import Group
+
+    user = UserFactory(is_staff=True, **fields)
+    user.groups.add(Group.objects.get(name="Event staff"))
+    return user
+
+
+def admin_form_data(response) -> dict:
+    """The POST data a browser would send back from an admin change form as rendered:
+    the main form's values and every inline formset (management form and forms)."""
+    from django.forms import MultiWidget
+
+    data: dict = {}
+
+    def add(form):
+        for name, field in form.fields.items():
+            value = form[name].value()
+            key = form.add_prefix(name)
+            if isinstance(field.widget, MultiWidget):
+                for index, part in enumerate(field.widget.decompress(value)):
+                    if part is not None:
+                        data[f"{key}_{index}"] = part.isoformat()
+            elif value is None or value is False:
+                continue
+            elif value is True:
+                data[key] = "on"
+            elif isinstance(value, list | tuple):
+                data[key] = [str(item) for item in value]
+            else:
+                data[key] = str(value.pk if hasattr(value, "pk") else value)
+
+    add(response.context["adminform"].form)
+    for inline in response.context["inline_admin_formsets"]:
+        add(inline.formset.management_form)
+        for form in inline.formset.initial_forms:
+            add(form)
+    return data

@@ -1,0 +1,1019 @@
+"""The staff back office for events and registrations (DESIGN.md section 4).
+
+Every change that touches seats, prices or e-mail goes through events.services or
+events.notifications; the admin collects input, calls them and reports the outcome per row.
+Lists stay fast with tens of thousands of registrations: no per-row queries, filters whose
+choices come from fixed lists or one small query, and no second COUNT(*) of the whole table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.contenttypes.admin import GenericTabularInline
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+from import_export.admin import ExportActionMixin
+
+from members.models import Institution
+from outbox.models import OutgoingEmail
+
+from . import notifications, reports, services
+from .models import Event, ProgrammeItem, Registration
+from .resources import EXPORT_FORMATS, RegistrationResource
+
+# --- Outcome messages ---------------------------------------------------------------------------
+
+
+def report_outcome(
+    request: HttpRequest, parts: Iterable[tuple[int, str]], *, problems: int
+) -> None:
+    """One message summing up an action over many rows, e.g.
+    "3 checked in, 1 already checked in, 1 not confirmed." Parts with a zero count are left
+    out; the message is a warning when some rows could not be handled."""
+    text = ", ".join(part for count, part in parts if count)
+    if not text:
+        return
+    level = messages.WARNING if problems else messages.SUCCESS
+    messages.add_message(request, level, text[0].upper() + text[1:] + ".")
+
+
+def _counted(count: int, singular: str, plural: str) -> tuple[int, str]:
+    return count, ngettext(singular, plural, count) % {"count": count}
+
+
+# --- Registrations: filters ---------------------------------------------------------------------
+
+
+class ChoicesListFilter(admin.SimpleListFilter):
+    """A filter over a fixed list of choices: no query to build its links."""
+
+    options: list[tuple[str, str]] = []
+    lookup = ""
+
+    def lookups(self, request, model_admin):
+        return self.options
+
+    def queryset(self, request, queryset):
+        if self.value() in {value for value, _label in self.options}:
+            return queryset.filter(**{self.lookup: self.value()})
+        return queryset
+
+
+class InstitutionKindFilter(ChoicesListFilter):
+    title = _("institution kind")
+    parameter_name = "institution_kind"
+    options = Institution.Kind.choices
+    lookup = "institution__kind"
+
+
+class InstitutionCountryFilter(ChoicesListFilter):
+    title = _("country")
+    parameter_name = "country"
+    options = Institution.Country.choices
+    lookup = "institution__country"
+
+
+class CheckedInFilter(admin.SimpleListFilter):
+    title = _("checked in")
+    parameter_name = "checked_in"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Checked in")), ("no", _("Not checked in"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(checked_in_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(checked_in_at__isnull=True)
+        return queryset
+
+
+# --- Registrations: forms -----------------------------------------------------------------------
+
+
+class ErrorsDescribeFieldsMixin:
+    """Ties each field's error list to its input (aria-describedby), beside its help text;
+    the templates give the error list the id "<field id>_error"."""
+
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        for name in self.errors:
+            if name in self.fields:
+                bound = self[name]
+                described = [f"{bound.auto_id}_error"]
+                if bound.help_text:
+                    described.append(f"{bound.auto_id}_helptext")
+                self.fields[name].widget.attrs["aria-describedby"] = " ".join(described)
+
+
+PRICE_FIELDS = ("category", "price")
+
+
+class RegistrationChangeForm(forms.ModelForm):
+    override_reason = forms.CharField(
+        label=_("Reason for changing the category or price"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Required when you change the admission category or the price; recorded with "
+            "your name and the time."
+        ),
+    )
+
+    class Meta:
+        model = Registration
+        fields = [
+            "first_name",
+            "last_name",
+            "email",
+            "job_title",
+            "language",
+            "category",
+            "price",
+            "dietary_needs",
+            "accessibility_needs",
+            "listed_as_participant",
+            "billing_organisation",
+            "billing_address",
+            "billing_vat_number",
+            "billing_po_reference",
+            "billing_ean_number",
+        ]
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip()
+        registration = self.instance
+        if (
+            registration.is_active
+            and Registration.objects.active()
+            .filter(event_id=registration.event_id, email__iexact=email)
+            .exclude(pk=registration.pk)
+            .exists()
+        ):
+            raise forms.ValidationError(
+                _("Another active registration for this event already uses this address.")
+            )
+        return email
+
+    def clean(self):
+        cleaned = super().clean()
+        price = cleaned.get("price")
+        if price is not None and price < 0:
+            self.add_error("price", _("The price cannot be negative."))
+        if (
+            set(PRICE_FIELDS) & set(self.changed_data)
+            and not cleaned.get("override_reason", "").strip()
+        ):
+            self.add_error(
+                "override_reason",
+                _("Give a reason for changing the admission category or the price."),
+            )
+        return cleaned
+
+
+class GuestRegistrationForm(ErrorsDescribeFieldsMixin, forms.Form):
+    """Staff adding a guest or an invited speaker by hand."""
+
+    event = forms.ModelChoiceField(
+        label=_("Event"),
+        queryset=Event.objects.filter(status=Event.Status.PUBLISHED).order_by("-starts_at"),
+        help_text=_("Only published events take registrations."),
+    )
+    first_name = forms.CharField(label=_("First name"), max_length=150)
+    last_name = forms.CharField(label=_("Last name"), max_length=150)
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        help_text=_("The admission category and price follow from this address."),
+    )
+    job_title = forms.CharField(label=_("Job title"), max_length=200, required=False)
+    language = forms.ChoiceField(
+        label=_("Language of the e-mails"), choices=settings.LANGUAGES, initial="en"
+    )
+    dietary_needs = forms.CharField(
+        label=_("Dietary needs"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    accessibility_needs = forms.CharField(
+        label=_("Accessibility needs"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    listed_as_participant = forms.BooleanField(
+        label=_("Appears on the participant list"), required=False
+    )
+    billing_organisation = forms.CharField(
+        label=_("Organisation to invoice"), max_length=200, required=False
+    )
+    billing_address = forms.CharField(
+        label=_("Billing address"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    billing_vat_number = forms.CharField(label=_("VAT number"), max_length=30, required=False)
+    billing_po_reference = forms.CharField(
+        label=_("Purchase-order reference"), max_length=100, required=False
+    )
+    billing_ean_number = forms.RegexField(
+        label=_("EAN number"),
+        regex=r"^\d{13}$",
+        required=False,
+        error_messages={"invalid": _("An EAN number has exactly 13 digits.")},
+    )
+    without_billing = forms.BooleanField(
+        label=_("Register without invoice details"),
+        required=False,
+        help_text=_(
+            "For an invited speaker or guest who does not pay: override the price on the "
+            "registration afterwards."
+        ),
+    )
+
+    def details(self) -> services.RegistrationDetails:
+        data = self.cleaned_data
+        return services.RegistrationDetails(
+            dietary_needs=data["dietary_needs"],
+            accessibility_needs=data["accessibility_needs"],
+            listed_as_participant=data["listed_as_participant"],
+            billing_organisation=data["billing_organisation"],
+            billing_address=data["billing_address"],
+            billing_vat_number=data["billing_vat_number"],
+            billing_po_reference=data["billing_po_reference"],
+            billing_ean_number=data["billing_ean_number"],
+            language=data["language"],
+        )
+
+
+# --- Registrations: the admin -------------------------------------------------------------------
+
+
+class OutgoingEmailInline(GenericTabularInline):
+    """The registration's e-mails, read-only: staff see what was sent and what failed."""
+
+    model = OutgoingEmail
+    ct_field = "content_type"
+    ct_fk_field = "object_id"
+    fields = ["kind", "recipient", "status", "attempts", "last_error", "created_at", "sent_at"]
+    readonly_fields = fields
+    ordering = ["-created_at", "-id"]
+    extra = 0
+    can_delete = False
+    verbose_name = _("e-mail")
+    verbose_name_plural = _("e-mails about this registration")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Registration)
+class RegistrationAdmin(ExportActionMixin, admin.ModelAdmin):
+    form = RegistrationChangeForm
+    resource_classes = [RegistrationResource]
+    formats = EXPORT_FORMATS
+    list_display = [
+        "name",
+        "email",
+        "institution_display",
+        "category",
+        "price_display",
+        "status",
+        "checked_in_at",
+        "event",
+    ]
+    list_display_links = ["name"]
+    list_filter = [
+        "event",
+        "status",
+        "category",
+        InstitutionKindFilter,
+        InstitutionCountryFilter,
+        CheckedInFilter,
+    ]
+    search_fields = ["first_name", "last_name", "email", "institution_name"]
+    search_help_text = _("Search by name, e-mail address or institution.")
+    list_select_related = ["event"]
+    list_per_page = 100
+    # Counting all registrations again on every filtered page is wasted work at this size.
+    show_full_result_count = False
+    ordering = ["-created_at", "-id"]
+    inlines = [OutgoingEmailInline]
+    actions = [
+        "check_in_selected",
+        "cancel_selected",
+        "promote_selected",
+        "resend_confirmation",
+    ]
+    readonly_fields = [
+        "event",
+        "status",
+        "check_in_link",
+        "user",
+        "institution",
+        "institution_name",
+        "currency",
+        "price_reason",
+        "price_override_reason",
+        "price_overridden_by",
+        "price_overridden_at",
+        "created_at",
+        "confirmed_at",
+        "cancelled_at",
+        "checked_in_at",
+        "checked_in_by",
+        "special_needs_erased_at",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "event",
+                    "status",
+                    "check_in_link",
+                    "user",
+                    ("first_name", "last_name"),
+                    "email",
+                    "job_title",
+                    "language",
+                ]
+            },
+        ),
+        (_("Institution"), {"fields": ["institution", "institution_name"]}),
+        (
+            _("Admission category and price"),
+            {
+                "fields": [
+                    "category",
+                    ("price", "currency"),
+                    "price_reason",
+                    "override_reason",
+                    "price_override_reason",
+                    ("price_overridden_by", "price_overridden_at"),
+                ]
+            },
+        ),
+        (
+            _("Dates"),
+            {
+                "fields": [
+                    "created_at",
+                    "confirmed_at",
+                    "cancelled_at",
+                    ("checked_in_at", "checked_in_by"),
+                ]
+            },
+        ),
+        (
+            _("Needs (special-category data)"),
+            {
+                "fields": [
+                    "dietary_needs",
+                    "accessibility_needs",
+                    "special_needs_erased_at",
+                    "listed_as_participant",
+                ]
+            },
+        ),
+        (
+            _("Billing"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "billing_organisation",
+                    "billing_address",
+                    "billing_vat_number",
+                    "billing_po_reference",
+                    "billing_ean_number",
+                ],
+            },
+        ),
+    ]
+
+    # Columns ---------------------------------------------------------------------------------
+
+    @admin.display(description=_("name"), ordering="last_name")
+    def name(self, registration: Registration) -> str:
+        return registration.full_name
+
+    @admin.display(description=_("institution"), ordering="institution_name")
+    def institution_display(self, registration: Registration) -> str:
+        return registration.institution_name
+
+    @admin.display(description=_("price"), ordering="price")
+    def price_display(self, registration: Registration) -> str:
+        return f"{registration.price} {registration.currency}"
+
+    @admin.display(description=_("check-in page"))
+    def check_in_link(self, registration: Registration) -> str:
+        url = reverse("events:check_in", kwargs={"ticket_code": registration.ticket_code})
+        return format_html('<a href="{}">{}</a>', url, gettext("Open the check-in page"))
+
+    # Permissions -----------------------------------------------------------------------------
+
+    def has_delete_permission(self, request, obj=None):
+        # Registrations are cancelled, never deleted: a deletion would bypass the event's
+        # seat counters and the waiting list.
+        return False
+
+    def has_export_permission(self, request):
+        return request.user.has_perm("events.view_registration")
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    # Saving ----------------------------------------------------------------------------------
+
+    @transaction.atomic
+    def save_model(self, request, obj, form, change):
+        """Plain fields are saved as typed; a new category or price goes through
+        services.override_price, which records who, when and why."""
+        if not change:  # pragma: no cover - adding goes through add_view and register_guest
+            raise PermissionDenied
+        model_fields = {field.name for field in Registration._meta.fields}
+        plain = [
+            name for name in form.changed_data if name in model_fields and name not in PRICE_FIELDS
+        ]
+        if plain:
+            obj.save(update_fields=plain)
+        if set(PRICE_FIELDS) & set(form.changed_data):
+            updated = services.override_price(
+                registration_id=obj.pk,
+                category=form.cleaned_data["category"],
+                price=form.cleaned_data["price"],
+                reason=form.cleaned_data["override_reason"],
+                overridden_by=request.user,
+            )
+            for name in (
+                "category",
+                "price",
+                "price_override_reason",
+                "price_overridden_by_id",
+                "price_overridden_at",
+            ):
+                setattr(obj, name, getattr(updated, name))
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Adding a registration by hand: the same registration service as the public form."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        initial = {}
+        if request.GET.get("event", "").isdigit():
+            initial["event"] = request.GET["event"]
+        form = GuestRegistrationForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            try:
+                outcome = services.register_guest(
+                    event_id=form.cleaned_data["event"].pk,
+                    first_name=form.cleaned_data["first_name"],
+                    last_name=form.cleaned_data["last_name"],
+                    email=form.cleaned_data["email"],
+                    job_title=form.cleaned_data["job_title"],
+                    details=form.details(),
+                    registered_by=request.user,
+                    require_billing=not form.cleaned_data["without_billing"],
+                )
+            except services.RegistrationError as error:
+                field = "billing_organisation" if error.code == "billing_required" else None
+                form.add_error(field, error.message)
+            else:
+                registration = outcome.registration
+                if outcome.created:
+                    self.log_addition(request, registration, [{"added": {}}])
+                    messages.success(
+                        request,
+                        gettext("%(name)s is registered: %(status)s.")
+                        % {
+                            "name": registration.full_name,
+                            "status": registration.get_status_display(),
+                        },
+                    )
+                else:
+                    messages.warning(
+                        request,
+                        gettext("%(email)s already has an active registration for this event.")
+                        % {"email": registration.email},
+                    )
+                return HttpResponseRedirect(
+                    reverse("admin:events_registration_change", args=[registration.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Register a guest"),
+            "subtitle": None,
+            "form": form,
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "has_view_permission": self.has_view_permission(request),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/events/registration/add_guest.html", context)
+
+    # Actions ---------------------------------------------------------------------------------
+
+    @admin.action(description=_("Check in"), permissions=["change"])
+    def check_in_selected(self, request, queryset: QuerySet[Registration]):
+        checked_in = already = not_confirmed = 0
+        for registration_id in queryset.values_list("pk", flat=True):
+            try:
+                _registration, newly = services.check_in(
+                    registration_id=registration_id, checked_in_by=request.user
+                )
+            except services.RegistrationError:
+                not_confirmed += 1
+                continue
+            if newly:
+                checked_in += 1
+            else:
+                already += 1
+        report_outcome(
+            request,
+            [
+                _counted(checked_in, "%(count)d checked in", "%(count)d checked in"),
+                _counted(already, "%(count)d already checked in", "%(count)d already checked in"),
+                _counted(not_confirmed, "%(count)d not confirmed", "%(count)d not confirmed"),
+            ],
+            problems=not_confirmed,
+        )
+
+    @admin.action(description=_("Cancel (promotes from the waiting list)"), permissions=["change"])
+    def cancel_selected(self, request, queryset: QuerySet[Registration]):
+        if request.POST.get("confirmed") != "yes":
+            return self._confirmation_page(
+                request,
+                queryset,
+                action="cancel_selected",
+                title=gettext("Cancel registrations"),
+                question=gettext(
+                    "Cancel these registrations? Each person gets a cancellation e-mail, and "
+                    "freed seats go to the waiting list in order of arrival."
+                ),
+                button=gettext("Yes, cancel them"),
+            )
+        cancelled = already = 0
+        for registration_id in queryset.values_list("pk", flat=True):
+            try:
+                services.cancel_registration(
+                    registration_id=registration_id,
+                    cancelled_by=request.user,
+                    enforce_deadline=False,
+                )
+            except services.RegistrationError:
+                already += 1
+            else:
+                cancelled += 1
+        report_outcome(
+            request,
+            [
+                _counted(cancelled, "%(count)d cancelled", "%(count)d cancelled"),
+                _counted(already, "%(count)d already cancelled", "%(count)d already cancelled"),
+            ],
+            problems=already,
+        )
+        return None
+
+    @admin.action(description=_("Promote from the waiting list"), permissions=["change"])
+    def promote_selected(self, request, queryset: QuerySet[Registration]):
+        promoted = not_waitlisted = full = 0
+        # First come, first served among the selected.
+        for registration_id in queryset.order_by("created_at", "id").values_list("pk", flat=True):
+            try:
+                services.promote_from_waiting_list(
+                    registration_id=registration_id, promoted_by=request.user
+                )
+            except services.RegistrationError as error:
+                if error.code == "full":
+                    full += 1
+                else:
+                    not_waitlisted += 1
+            else:
+                promoted += 1
+        report_outcome(
+            request,
+            [
+                _counted(promoted, "%(count)d promoted", "%(count)d promoted"),
+                _counted(
+                    not_waitlisted,
+                    "%(count)d not on the waiting list",
+                    "%(count)d not on the waiting list",
+                ),
+                _counted(
+                    full,
+                    "%(count)d not promoted: the event is full",
+                    "%(count)d not promoted: the event is full",
+                ),
+            ],
+            problems=not_waitlisted + full,
+        )
+
+    @admin.action(description=_("Resend the confirmation e-mail"), permissions=["change"])
+    def resend_confirmation(self, request, queryset: QuerySet[Registration]):
+        sent = not_confirmed = 0
+        for registration in queryset.select_related(None).only("pk", "email", "language", "status"):
+            if registration.status != Registration.Status.CONFIRMED:
+                not_confirmed += 1
+                continue
+            with transaction.atomic():
+                notifications.queue_confirmation_again(registration=registration)
+            sent += 1
+        report_outcome(
+            request,
+            [
+                _counted(sent, "%(count)d confirmation queued", "%(count)d confirmations queued"),
+                _counted(
+                    not_confirmed,
+                    "%(count)d not confirmed (nothing sent)",
+                    "%(count)d not confirmed (nothing sent)",
+                ),
+            ],
+            problems=not_confirmed,
+        )
+
+    def _confirmation_page(self, request, queryset, *, action, title, question, button):
+        registrations = list(queryset.select_related("event").order_by("last_name", "first_name"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "subtitle": None,
+            "question": question,
+            "button": button,
+            "registrations": registrations,
+            "action": action,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "admin/events/registration/action_confirmation.html", context
+        )
+
+
+# --- Events -------------------------------------------------------------------------------------
+
+
+def _unique_copy_slug(slug: str) -> str:
+    base = f"{slug[:90]}-copy"
+    candidate, number = base, 1
+    while Event.objects.filter(slug=candidate).exists():
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
+
+
+@transaction.atomic
+def duplicate_event(*, event_id: int) -> Event:
+    """A draft copy of an event and its programme, for next year's edition.
+
+    Guarantees: a new unique slug, the title marked "(copy)", status draft, no registrations
+    and zero counters; the original is untouched.
+    """
+    source = Event.objects.get(pk=event_id)
+    programme = list(source.programme.all())
+    copy = Event.objects.get(pk=event_id)
+    copy.pk = None
+    copy._state.adding = True
+    copy.title = Truncator(gettext("%(title)s (copy)") % {"title": source.title}).chars(200)
+    copy.slug = _unique_copy_slug(source.slug)
+    copy.status = Event.Status.DRAFT
+    copy.confirmed_count = 0
+    copy.waitlisted_count = 0
+    copy.created_at = copy.updated_at = timezone.now()
+    copy.save(force_insert=True)
+    ProgrammeItem.objects.bulk_create(
+        ProgrammeItem(
+            event=copy,
+            starts_at=item.starts_at,
+            ends_at=item.ends_at,
+            title=item.title,
+            speakers=item.speakers,
+            description=item.description,
+        )
+        for item in programme
+    )
+    return copy
+
+
+class ProgrammeItemInline(admin.TabularInline):
+    model = ProgrammeItem
+    fields = ["starts_at", "ends_at", "title", "speakers", "description"]
+    extra = 0
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "description":
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 2, "cols": 40})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class EventAdminForm(forms.ModelForm):
+    class Meta:
+        model = Event
+        fields = [
+            "title",
+            "slug",
+            "network",
+            "status",
+            "summary",
+            "description",
+            "venue",
+            "address",
+            "starts_at",
+            "ends_at",
+            "capacity",
+            "has_waiting_list",
+            "registration_opens_at",
+            "registration_closes_at",
+            "cancellation_deadline",
+            "member_university_staff_free",
+            "member_price",
+            "standard_price",
+            "currency",
+        ]
+
+    def clean_capacity(self):
+        capacity = self.cleaned_data.get("capacity")
+        if capacity is not None and self.instance.pk and capacity < self.instance.confirmed_count:
+            raise forms.ValidationError(
+                _(
+                    "The capacity cannot be lower than the %(count)d confirmed registrations; "
+                    "cancel registrations first."
+                ),
+                params={"count": self.instance.confirmed_count},
+            )
+        return capacity
+
+
+class StaffMessageForm(ErrorsDescribeFieldsMixin, forms.Form):
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    body = forms.CharField(
+        label=_("Message"),
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 80}),
+        max_length=10000,
+        help_text=_("Plain text. Each attendee receives it in an e-mail addressed to them."),
+    )
+    token = forms.CharField(widget=forms.HiddenInput, required=False)
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    form = EventAdminForm
+    list_display = [
+        "title",
+        "starts_at",
+        "status",
+        "network",
+        "confirmed_count",
+        "waitlisted_count",
+        "capacity",
+        "capacity_bar",
+        "registrations_link",
+    ]
+    list_filter = ["status", "network"]
+    list_select_related = ["network"]
+    search_fields = ["title", "slug", "venue"]
+    ordering = ["-starts_at"]
+    prepopulated_fields = {"slug": ["title"]}
+    inlines = [ProgrammeItemInline]
+    actions = ["message_attendees", "duplicate_selected"]
+    readonly_fields = ["confirmed_count", "waitlisted_count", "registrations_link"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "network", "status", "summary", "description"]}),
+        (_("Where and when"), {"fields": ["venue", "address", "starts_at", "ends_at"]}),
+        (
+            _("Registration"),
+            {
+                "fields": [
+                    "capacity",
+                    "has_waiting_list",
+                    ("confirmed_count", "waitlisted_count"),
+                    "registrations_link",
+                    "registration_opens_at",
+                    "registration_closes_at",
+                    "cancellation_deadline",
+                ]
+            },
+        ),
+        (
+            _("Prices"),
+            {
+                "fields": [
+                    "member_university_staff_free",
+                    "member_price",
+                    "standard_price",
+                    "currency",
+                ]
+            },
+        ),
+    ]
+
+    # Columns ---------------------------------------------------------------------------------
+
+    @admin.display(description=_("seats taken"))
+    def capacity_bar(self, event: Event) -> str:
+        if event.capacity is None:
+            return gettext("unlimited")
+        percent = round(100 * event.confirmed_count / event.capacity) if event.capacity else 100
+        return format_html(
+            '<meter min="0" max="{}" value="{}" low="{}" high="{}" optimum="0" title="{}">'
+            "{}</meter> {}&nbsp;%",
+            event.capacity,
+            event.confirmed_count,
+            round(event.capacity * 0.8),
+            round(event.capacity * 0.95),
+            gettext("%(confirmed)d of %(capacity)d seats taken")
+            % {"confirmed": event.confirmed_count, "capacity": event.capacity},
+            f"{event.confirmed_count}/{event.capacity}",
+            percent,
+        )
+
+    @admin.display(description=_("registrations"))
+    def registrations_link(self, event: Event) -> str:
+        if event.pk is None:
+            return "–"
+        url = reverse("admin:events_registration_changelist") + f"?event__id__exact={event.pk}"
+        return format_html('<a href="{}">{}</a>', url, gettext("Registrations"))
+
+    # Saving ----------------------------------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        """A new event is saved as entered. On a change, only the edited fields are written
+        (the seat counters belong to events.services), and a new capacity goes through
+        services.change_capacity, which promotes from the waiting list when seats free up."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        model_fields = {field.name for field in Event._meta.fields}
+        plain = [name for name in form.changed_data if name in model_fields and name != "capacity"]
+        if plain:
+            obj.save(update_fields=[*plain, "updated_at"])
+        if "capacity" in form.changed_data:
+            try:
+                promoted = services.change_capacity(
+                    event_id=obj.pk, capacity=form.cleaned_data["capacity"]
+                )
+            except services.RegistrationError as error:
+                messages.error(request, error.message)
+            else:
+                if promoted:
+                    messages.info(
+                        request,
+                        ngettext(
+                            "%(count)d person was promoted from the waiting list.",
+                            "%(count)d people were promoted from the waiting list.",
+                            len(promoted),
+                        )
+                        % {"count": len(promoted)},
+                    )
+            obj.refresh_from_db(fields=["capacity", "confirmed_count", "waitlisted_count"])
+
+    # Pages -----------------------------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/message/",
+                self.admin_site.admin_view(self.message_view),
+                name="events_event_message",
+            ),
+            path(
+                "<path:object_id>/report/",
+                self.admin_site.admin_view(self.report_view),
+                name="events_event_report",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        event = self.get_object(request, unquote(object_id))
+        if event is not None:
+            report = reports.registration_report(event_id=event.pk)
+            extra_context.update(self._report_context(report))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _report_context(self, report: reports.RegistrationReport) -> dict:
+        return {
+            "report": report,
+            "per_day_chart": reports.per_day_chart_svg(days=report.per_day),
+            "category_chart": reports.category_chart_svg(categories=report.by_category),
+        }
+
+    def _event_or_404(self, request, object_id) -> Event:
+        event = get_object_or_404(Event, pk=unquote(object_id))
+        if not self.has_view_permission(request, event):
+            raise PermissionDenied
+        return event
+
+    def report_view(self, request, object_id):
+        event = self._event_or_404(request, object_id)
+        report = reports.registration_report(event_id=event.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            **self._report_context(report),
+            "title": gettext("How registration is going"),
+            "subtitle": event.title,
+            "event": event,
+            "original": event,
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/events/event/report.html", context)
+
+    def message_view(self, request, object_id):
+        """Message every confirmed attendee: write, preview with the recipient count, send."""
+        event = self._event_or_404(request, object_id)
+        if not self.has_change_permission(request, event):
+            raise PermissionDenied
+        recipients = Registration.objects.filter(event=event).confirmed().count()
+        form = StaffMessageForm(request.POST or None, initial={"token": uuid.uuid4().hex})
+        step = "write"
+        if request.method == "POST" and form.is_valid() and "edit" not in request.POST:
+            if "send" not in request.POST:
+                step = "preview"
+            elif not cache.add(f"staff-message-sent:{form.cleaned_data['token']}", True, 86400):
+                messages.warning(request, gettext("This message was already sent."))
+                return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
+            else:
+                count = notifications.queue_staff_message(
+                    event=event,
+                    subject=form.cleaned_data["subject"],
+                    body=form.cleaned_data["body"],
+                    sent_by=request.user,
+                )
+                messages.success(
+                    request,
+                    ngettext(
+                        "Your message is queued for %(count)d confirmed attendee.",
+                        "Your message is queued for %(count)d confirmed attendees.",
+                        count,
+                    )
+                    % {"count": count},
+                )
+                return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Message all attendees"),
+            "subtitle": event.title,
+            "event": event,
+            "original": event,
+            "form": form,
+            "step": step,
+            "recipients": recipients,
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/events/event/message.html", context)
+
+    # Actions ---------------------------------------------------------------------------------
+
+    @admin.action(description=_("Message all attendees"), permissions=["change"])
+    def message_attendees(self, request, queryset: QuerySet[Event]):
+        selected = list(queryset.values_list("pk", flat=True)[:2])
+        if len(selected) != 1:
+            messages.error(request, gettext("Select exactly one event to message its attendees."))
+            return None
+        return HttpResponseRedirect(reverse("admin:events_event_message", args=[selected[0]]))
+
+    @admin.action(description=_("Duplicate"), permissions=["add"])
+    def duplicate_selected(self, request, queryset: QuerySet[Event]):
+        copies = [
+            duplicate_event(event_id=event_id) for event_id in queryset.values_list("pk", flat=True)
+        ]
+        links = format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            ((reverse("admin:events_event_change", args=[copy.pk]), copy.title) for copy in copies),
+        )
+        messages.success(
+            request,
+            format_html(
+                "{} {}",
+                ngettext(
+                    "%(count)d draft copy made:",
+                    "%(count)d draft copies made:",
+                    len(copies),
+                )
+                % {"count": len(copies)},
+                links,
+            ),
+        )

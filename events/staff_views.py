@@ -1,0 +1,79 @@
+"""Pages for MVA staff outside the admin: check-in at the door.
+
+The ticket's QR code opens the check-in page. Only people allowed to change registrations
+(the "Event staff" group) see who the ticket belongs to; anyone else sees a page with no
+personal data at all, whether or not the ticket exists.
+"""
+
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from . import services
+from .models import Registration
+
+CHECK_IN_PERMISSION = "events.change_registration"
+
+
+def checked_in_moment(registration: Registration) -> str:
+    """'09:12', or '09:12 on 3 June' when it was not today (Copenhagen time)."""
+    moment = timezone.localtime(registration.checked_in_at)
+    if moment.date() == timezone.localdate():
+        return date_format(moment, "H:i")
+    return _("%(time)s on %(date)s") % {
+        "time": date_format(moment, "H:i"),
+        "date": date_format(moment, "j F Y"),
+    }
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def check_in(request, ticket_code: str):
+    """GET shows the attendee to staff; POST checks them in (once) and shows the page again."""
+    if not request.user.is_authenticated:
+        login_url = f"{reverse('account_login')}?next={quote(request.get_full_path())}"
+        return render(
+            request, "events/check_in.html", {"state": "anonymous", "login_url": login_url}
+        )
+    if not request.user.has_perm(CHECK_IN_PERMISSION):
+        return render(request, "events/check_in.html", {"state": "forbidden"}, status=403)
+
+    registration = get_object_or_404(
+        Registration.objects.select_related("event", "institution", "checked_in_by"),
+        ticket_code=ticket_code,
+    )
+    if request.method == "POST":
+        try:
+            registration, newly = services.check_in(
+                registration_id=registration.pk, checked_in_by=request.user
+            )
+        except services.RegistrationError as error:
+            messages.error(request, error.message)
+        else:
+            values = {"name": registration.full_name, "time": checked_in_moment(registration)}
+            if newly:
+                messages.success(request, _("%(name)s is checked in at %(time)s.") % values)
+            else:
+                messages.warning(
+                    request, _("%(name)s was already checked in at %(time)s.") % values
+                )
+        return redirect(request.path)
+
+    return render(
+        request,
+        "events/check_in.html",
+        {
+            "state": "staff",
+            "registration": registration,
+            "checked_in_moment": (
+                checked_in_moment(registration) if registration.checked_in_at else ""
+            ),
+        },
+    )

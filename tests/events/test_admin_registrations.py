@@ -1,0 +1,574 @@
+"""The registrations back office: list, filters, search, actions, price override, guests."""
+
+import csv
+import io
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from events import services
+from events.models import AdmissionCategory, Registration
+from members.models import Institution
+from outbox.models import OutgoingEmail
+from tests.factories import (
+    EventFactory,
+    InstitutionFactory,
+    OutgoingEmailFactory,
+    RegistrationFactory,
+    admin_form_data,
+    event_staff_user,
+    member_institution,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Users are made by the dozen here; the real hasher's cost is not what is tested.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+CHANGELIST = reverse("admin:events_registration_changelist")
+ADD = reverse("admin:events_registration_add")
+EXPORT = reverse("admin:events_registration_export")
+
+
+@pytest.fixture
+def staff(client):
+    user = event_staff_user(first_name="Sara", last_name="Staff")
+    client.force_login(user)
+    return user
+
+
+def message_texts(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def guest(event, email, **fields):
+    """A registration made through the service, so the counters and e-mails are real."""
+    return services.register_guest(
+        event_id=event.pk,
+        first_name=fields.pop("first_name", "Guest"),
+        last_name=fields.pop("last_name", email.split("@")[0]),
+        email=email,
+        details=services.RegistrationDetails(**fields),
+        registered_by=None,
+        require_billing=False,
+    ).registration
+
+
+def run_action(client, action, registrations, **extra):
+    return client.post(
+        CHANGELIST,
+        {
+            "action": action,
+            "_selected_action": [registration.pk for registration in registrations],
+            **extra,
+        },
+        follow=True,
+    )
+
+
+# --- The list -----------------------------------------------------------------------------------
+
+
+def test_the_list_shows_the_columns_staff_need(client, staff):
+    institution = InstitutionFactory(name="Lund University")
+    RegistrationFactory(
+        user=None,
+        first_name="Astrid",
+        last_name="Lindqvist",
+        email="astrid@lu.se",
+        institution=institution,
+        institution_name="Lund University",
+        category=AdmissionCategory.MEMBER,
+        price=Decimal("500.00"),
+    )
+    response = client.get(CHANGELIST)
+    assert response.status_code == 200
+    content = response.content.decode()
+    for text in ["Astrid Lindqvist", "astrid@lu.se", "Lund University", "Member", "500.00 DKK"]:
+        assert text in content
+    for header in ["Name", "E-mail address", "Institution", "Admission category", "Price"]:
+        assert header in content
+    assert "Status" in content and "Checked in at" in content
+
+
+@pytest.fixture
+def spread():
+    """Registrations that differ in exactly one filterable respect each."""
+    event, other_event = EventFactory(title="Annual meeting"), EventFactory(title="Cancer day")
+    lund = InstitutionFactory(kind=Institution.Kind.UNIVERSITY, country="SE")
+    novo = InstitutionFactory(kind=Institution.Kind.COMPANY, country="DK")
+    return {
+        "base": RegistrationFactory(event=event, institution=lund),
+        "other_event": RegistrationFactory(event=other_event, institution=lund),
+        "waitlisted": RegistrationFactory(
+            event=event, institution=lund, status=Registration.Status.WAITLISTED
+        ),
+        "member": RegistrationFactory(
+            event=event, institution=lund, category=AdmissionCategory.MEMBER
+        ),
+        "company_dk": RegistrationFactory(event=event, institution=novo),
+        "no_institution": RegistrationFactory(event=event, institution=None),
+        "checked_in": RegistrationFactory(
+            event=event, institution=lund, checked_in_at="2030-01-01T09:00:00Z"
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("event__id__exact={other_event}", {"other_event"}),
+        ("status__exact=waitlisted", {"waitlisted"}),
+        ("category__exact=member", {"member"}),
+        ("institution_kind=company", {"company_dk"}),
+        ("country=DK", {"company_dk"}),
+        ("checked_in=yes", {"checked_in"}),
+        (
+            "checked_in=no",
+            {"base", "other_event", "waitlisted", "member", "company_dk", "no_institution"},
+        ),
+        ("institution_kind=university&status__exact=waitlisted", {"waitlisted"}),
+    ],
+)
+def test_filters(client, staff, spread, query, expected):
+    query = query.format(other_event=spread["other_event"].event_id)
+    response = client.get(f"{CHANGELIST}?{query}")
+    assert response.status_code == 200
+    shown = {registration.pk for registration in response.context["cl"].result_list}
+    assert shown == {spread[name].pk for name in expected}
+
+
+@pytest.mark.parametrize("query", ["institution_kind=spaceship", "country=XX", "checked_in=maybe"])
+def test_unknown_filter_values_are_ignored_not_errors(client, staff, spread, query):
+    response = client.get(f"{CHANGELIST}?{query}")
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) == len(spread)
+
+
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        ("Astrid", True),
+        ("lindqvist", True),
+        ("Astrid Lindqvist", True),
+        ("astrid@med.lu", True),
+        ("Lund Univ", True),
+        ("Copenhagen", False),
+    ],
+)
+def test_search_by_name_email_and_institution(client, staff, q, found):
+    astrid = RegistrationFactory(
+        user=None,
+        first_name="Astrid",
+        last_name="Lindqvist",
+        email="astrid@med.lu.se",
+        institution_name="Lund University",
+    )
+    RegistrationFactory(user=None, first_name="Bo", last_name="Berg", email="bo@example.org")
+    response = client.get(CHANGELIST, {"q": q})
+    shown = [registration.pk for registration in response.context["cl"].result_list]
+    assert shown == ([astrid.pk] if found else [])
+
+
+# --- Actions ------------------------------------------------------------------------------------
+
+
+def test_check_in_action_reports_each_outcome(client, staff):
+    event = EventFactory(capacity=3)
+    fresh = [guest(event, f"fresh{n}@example.org") for n in range(2)]
+    already = guest(event, "already@example.org")
+    services.check_in(registration_id=already.pk, checked_in_by=staff)
+    waitlisted = guest(event, "waiting@example.org")
+    assert waitlisted.status == Registration.Status.WAITLISTED
+
+    response = run_action(client, "check_in_selected", [*fresh, already, waitlisted])
+    assert message_texts(response) == ["2 checked in, 1 already checked in, 1 not confirmed."]
+    for registration in fresh:
+        registration.refresh_from_db()
+        assert registration.checked_in_by == staff
+    waitlisted.refresh_from_db()
+    assert waitlisted.checked_in_at is None
+
+
+def test_cancel_action_asks_first_then_cancels_and_promotes(client, staff):
+    event = EventFactory(capacity=1)
+    seated = guest(event, "seated@example.org", first_name="Seated")
+    waiting = guest(event, "waiting@example.org")
+
+    page = run_action(client, "cancel_selected", [seated])
+    assert page.status_code == 200
+    assert "Cancel these registrations?" in page.content.decode()
+    assert "Seated" in page.content.decode()
+    seated.refresh_from_db()
+    assert seated.status == Registration.Status.CONFIRMED
+
+    response = run_action(client, "cancel_selected", [seated], confirmed="yes")
+    assert message_texts(response) == ["1 cancelled."]
+    seated.refresh_from_db()
+    waiting.refresh_from_db()
+    event.refresh_from_db()
+    assert seated.status == Registration.Status.CANCELLED
+    assert waiting.status == Registration.Status.CONFIRMED
+    assert (event.confirmed_count, event.waitlisted_count) == (1, 0)
+    assert OutgoingEmail.objects.filter(dedup_key=f"registration:{waiting.pk}:promoted").exists()
+
+
+def test_cancel_action_ignores_the_deadline_and_counts_the_already_cancelled(client, staff):
+    event = EventFactory(capacity=5)
+    late = guest(event, "late@example.org")
+    event.cancellation_deadline = event.registration_opens_at
+    event.save(update_fields=["cancellation_deadline"])
+    gone = guest(event, "gone@example.org")
+    services.cancel_registration(registration_id=gone.pk, enforce_deadline=False)
+
+    response = run_action(client, "cancel_selected", [late, gone], confirmed="yes")
+    assert message_texts(response) == ["1 cancelled, 1 already cancelled."]
+    late.refresh_from_db()
+    assert late.status == Registration.Status.CANCELLED
+
+
+def test_promote_action_refuses_the_seated_and_a_full_event(client, staff):
+    event = EventFactory(capacity=1)
+    seated = guest(event, "seated@example.org")
+    waiting = guest(event, "waiting@example.org")
+    response = run_action(client, "promote_selected", [seated, waiting])
+    assert message_texts(response) == [
+        "1 not on the waiting list, 1 not promoted: the event is full."
+    ]
+    waiting.refresh_from_db()
+    assert waiting.status == Registration.Status.WAITLISTED
+
+
+def test_promote_action_gives_a_seat_when_there_is_one(client, staff):
+    event = EventFactory(capacity=1)
+    seated = guest(event, "seated@example.org")
+    waiting = guest(event, "waiting@example.org")
+    # A seat frees up after the event started filling, without automatic promotion
+    # (nobody is promoted automatically for an unpublished event).
+    event.status = event.Status.DRAFT
+    event.save(update_fields=["status"])
+    services.cancel_registration(registration_id=seated.pk, enforce_deadline=False)
+    event.status = event.Status.PUBLISHED
+    event.save(update_fields=["status"])
+    waiting.refresh_from_db()
+    assert waiting.status == Registration.Status.WAITLISTED
+
+    response = run_action(client, "promote_selected", [waiting])
+    assert message_texts(response) == ["1 promoted."]
+    waiting.refresh_from_db()
+    assert waiting.status == Registration.Status.CONFIRMED
+    assert OutgoingEmail.objects.filter(dedup_key=f"registration:{waiting.pk}:promoted").exists()
+
+
+def test_resend_confirmation_writes_a_fresh_outbox_row(client, staff):
+    event = EventFactory(capacity=1)
+    seated = guest(event, "seated@example.org", language="sv")
+    waiting = guest(event, "waiting@example.org")
+    before = OutgoingEmail.objects.filter(kind="events.confirmation").count()
+
+    response = run_action(client, "resend_confirmation", [seated, waiting])
+    assert message_texts(response) == ["1 confirmation queued, 1 not confirmed (nothing sent)."]
+    run_action(client, "resend_confirmation", [seated])
+    rows = OutgoingEmail.objects.for_object(seated).filter(kind="events.confirmation")
+    assert rows.count() == 3 and before == 1
+    resent = rows.exclude(dedup_key=f"registration:{seated.pk}:confirmation")
+    assert len({row.dedup_key for row in resent}) == 2
+    assert {row.recipient for row in resent} == {"seated@example.org"}
+    assert {row.language for row in resent} == {"sv"}
+    assert all(row.context == {"registration_id": seated.pk} for row in resent)
+
+
+# --- Export -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def exported():
+    event = EventFactory(title="Annual meeting")
+    institution = InstitutionFactory(
+        name="Lund University", kind=Institution.Kind.UNIVERSITY, country="SE"
+    )
+    chosen = RegistrationFactory(
+        event=event,
+        user=None,
+        first_name="Astrid",
+        last_name="Lindqvist",
+        email="astrid@lu.se",
+        institution=institution,
+        institution_name="Lund University",
+        dietary_needs="Vegan",
+        price=Decimal("0.00"),
+        category=AdmissionCategory.MEMBER_UNIVERSITY_STAFF,
+    )
+    sneaky = RegistrationFactory(event=event, user=None, first_name="=HYPERLINK(1)", last_name="X")
+    RegistrationFactory(event=event, user=None, first_name="Not", last_name="Selected")
+    return chosen, sneaky
+
+
+EXPORTED_COLUMNS = [
+    *("id", "event", "first_name", "last_name", "email", "institution"),
+    *("institution_kind", "country", "category", "price", "status", "dietary_needs"),
+]
+
+
+def export(client, registrations, file_format):
+    form = run_action(client, "export_admin_action", registrations)
+    assert form.status_code == 200
+    choices = form.context["form"].fields["format"].choices
+    index = next(value for value, label in choices if str(label).lower() == file_format)
+    return client.post(
+        EXPORT,
+        {
+            "format": index,
+            "resource": 0,
+            "export_items": [registration.pk for registration in registrations],
+            **{f"registrationresource_{name}": "on" for name in EXPORTED_COLUMNS},
+        },
+    )
+
+
+def test_export_the_selection_as_csv(client, staff, exported):
+    chosen, sneaky = exported
+    response = export(client, [chosen, sneaky], "csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [row["Last name"] for row in rows] == ["Lindqvist", "X"]
+    astrid = rows[0]
+    assert astrid == {
+        "ID": str(chosen.pk),
+        "Event": "Annual meeting",
+        "First name": "Astrid",
+        "Last name": "Lindqvist",
+        "E-mail address": "astrid@lu.se",
+        "Institution": "Lund University",
+        "Institution kind": "University",
+        "Country": "Sweden",
+        "Admission category": "Member-university staff",
+        "Price": "0.00",
+        "Status": "Confirmed",
+        "Dietary needs": "Vegan",
+    }
+    # A name that a spreadsheet would run as a formula is neutralised.
+    assert rows[1]["First name"] == "'=HYPERLINK(1)"
+
+
+def test_export_the_selection_as_excel(client, staff, exported):
+    chosen, _sneaky = exported
+    response = export(client, [chosen], "xlsx")
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("ID", "Event", "First name", "Last name")
+    assert len(rows) == 2
+    assert rows[1][2:5] == ("Astrid", "Lindqvist", "astrid@lu.se")
+
+
+# --- One registration ---------------------------------------------------------------------------
+
+
+def change_url(registration):
+    return reverse("admin:events_registration_change", args=[registration.pk])
+
+
+def test_the_registration_shows_its_emails_read_only(client, staff):
+    registration = guest(EventFactory(), "astrid@example.org")
+    OutgoingEmailFactory(
+        kind="events.reminder",
+        about=registration,
+        status=OutgoingEmail.Status.FAILED,
+        last_error="550 mailbox unavailable",
+        recipient="astrid@example.org",
+    )
+    OutgoingEmailFactory(kind="events.cancelled", recipient="someone-else@example.org")
+    response = client.get(change_url(registration))
+    content = response.content.decode()
+    assert "events.confirmation" in content
+    assert "550 mailbox unavailable" in content and "Failed" in content
+    assert "someone-else@example.org" not in content
+    inline = response.context["inline_admin_formsets"][0]
+    assert not inline.has_add_permission and not inline.has_change_permission
+
+
+def test_editing_the_price_needs_a_reason(client, staff):
+    registration = guest(EventFactory(), "astrid@example.org")
+    data = admin_form_data(client.get(change_url(registration)))
+    data.update(price="0.00", category=AdmissionCategory.MEMBER)
+    response = client.post(change_url(registration), data)
+    assert response.status_code == 200
+    assert "Give a reason for changing the admission category or the price." in (
+        response.content.decode()
+    )
+    registration.refresh_from_db()
+    assert registration.price == Decimal("1200.00")
+
+
+def test_a_price_override_records_who_when_and_why(client, staff):
+    registration = guest(EventFactory(), "astrid@example.org")
+    original_reason = registration.price_reason
+    data = admin_form_data(client.get(change_url(registration)))
+    data.update(price="0.00", override_reason="Invited speaker", dietary_needs="Halal")
+    response = client.post(change_url(registration), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    registration.refresh_from_db()
+    assert registration.price == Decimal("0.00")
+    assert registration.price_override_reason == "Invited speaker"
+    assert registration.price_overridden_by == staff
+    assert registration.price_overridden_at is not None
+    assert registration.price_reason == original_reason
+    assert registration.dietary_needs == "Halal"
+
+
+def test_editing_other_fields_needs_no_reason_and_keeps_the_status(client, staff):
+    event = EventFactory(capacity=1)
+    registration = guest(event, "astrid@example.org")
+    data = admin_form_data(client.get(change_url(registration)))
+    # Meanwhile, the registration is cancelled elsewhere; the form must not undo that.
+    services.cancel_registration(registration_id=registration.pk, enforce_deadline=False)
+    data.update(job_title="Professor")
+    response = client.post(change_url(registration), data)
+    assert response.status_code == 302
+    registration.refresh_from_db()
+    assert registration.job_title == "Professor"
+    assert registration.status == Registration.Status.CANCELLED
+    assert registration.price_overridden_by is None
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"price": "-1", "override_reason": "x"}, "The price cannot be negative."),
+        ({"email": "taken@example.org"}, "Another active registration for this event"),
+        ({"email": "not-an-address"}, "Enter a valid email address."),
+        ({"category": "vip", "override_reason": "x"}, "Select a valid choice."),
+    ],
+)
+def test_bad_edits_get_a_clear_message(client, staff, change, error):
+    event = EventFactory()
+    registration = guest(event, "astrid@example.org")
+    guest(event, "taken@example.org")
+    data = admin_form_data(client.get(change_url(registration)))
+    data.update(change)
+    response = client.post(change_url(registration), data)
+    assert response.status_code == 200
+    assert error in response.content.decode()
+
+
+def test_registrations_cannot_be_deleted(client, staff, superuser_client=None):
+    registration = RegistrationFactory()
+    url = reverse("admin:events_registration_delete", args=[registration.pk])
+    assert client.get(url).status_code == 403
+    actions = client.get(CHANGELIST).context["action_form"].fields["action"].choices
+    names = [name for name, _label in actions]
+    assert "delete_selected" not in names
+    assert {
+        "check_in_selected",
+        "cancel_selected",
+        "promote_selected",
+        "resend_confirmation",
+        "export_admin_action",
+    } <= set(names)
+
+
+# --- Adding a guest by hand ---------------------------------------------------------------------
+
+
+def guest_form(chosen_event, **changes):
+    return {
+        "event": chosen_event.pk,
+        "first_name": "Ingrid",
+        "last_name": "Speaker",
+        "email": "ingrid@med.lu.se",
+        "language": "sv",
+        "dietary_needs": "Vegetarian",
+        **changes,
+    }
+
+
+def test_the_add_form_preselects_the_event(client, staff):
+    event = EventFactory()
+    response = client.get(ADD, {"event": event.pk})
+    assert response.status_code == 200
+    assert response.context["form"]["event"].value() == str(event.pk)
+
+
+def test_adding_a_guest_goes_through_the_registration_service(client, staff):
+    member_institution(domain="lu.se", name="Lund University")
+    event = EventFactory()
+    response = client.post(ADD, guest_form(event))
+    registration = Registration.objects.get(email="ingrid@med.lu.se")
+    assert response.status_code == 302
+    assert response["Location"] == change_url(registration)
+    assert registration.user is None
+    assert registration.status == Registration.Status.CONFIRMED
+    assert registration.category == AdmissionCategory.MEMBER_UNIVERSITY_STAFF
+    assert registration.price == 0
+    assert registration.language == "sv" and registration.dietary_needs == "Vegetarian"
+    event.refresh_from_db()
+    assert event.confirmed_count == 1
+    assert OutgoingEmail.objects.filter(
+        dedup_key=f"registration:{registration.pk}:confirmation"
+    ).exists()
+    assert message_texts(response) == ["Ingrid Speaker is registered: Confirmed."]
+
+
+def test_a_guest_who_would_pay_needs_billing_details_or_the_box_ticked(client, staff):
+    event = EventFactory()
+    response = client.post(ADD, guest_form(event, email="ingrid@example.org"))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "A fee is due" in content
+    assert 'aria-describedby="id_billing_organisation_error"' in content
+    assert not Registration.objects.exists()
+
+    response = client.post(ADD, guest_form(event, email="ingrid@example.org", without_billing="on"))
+    assert response.status_code == 302
+    assert Registration.objects.get().price == Decimal("1200.00")
+
+
+def test_adding_someone_already_registered_shows_their_registration(client, staff):
+    event = EventFactory()
+    existing = guest(event, "ingrid@med.lu.se")
+    response = client.post(ADD, guest_form(event, without_billing="on"))
+    assert response["Location"] == change_url(existing)
+    assert Registration.objects.count() == 1
+    assert message_texts(response) == [
+        "ingrid@med.lu.se already has an active registration for this event."
+    ]
+
+
+def test_a_full_event_without_waiting_list_refuses_the_guest_clearly(client, staff):
+    event = EventFactory(capacity=1, has_waiting_list=False)
+    guest(event, "first@example.org")
+    response = client.post(ADD, guest_form(event, without_billing="on"))
+    assert response.status_code == 200
+    assert "This event is full." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"email": "nope"}, "email"),
+        ({"first_name": ""}, "first_name"),
+        ({"billing_ean_number": "123"}, "billing_ean_number"),
+        ({"event": "999999"}, "event"),
+    ],
+)
+def test_bad_guest_input_is_explained(client, staff, changes, field):
+    event = EventFactory()
+    response = client.post(ADD, guest_form(event, **changes))
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert f'aria-describedby="id_{field}_error' in response.content.decode()
+
+
+def test_draft_events_are_not_offered_for_guests(client, staff):
+    draft = EventFactory(status="draft")
+    response = client.post(ADD, guest_form(draft))
+    assert "event" in response.context["form"].errors

@@ -1,0 +1,177 @@
+"""The check-in page at the door: /registrations/<ticket code>/check-in/."""
+
+import datetime
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import resolve, reverse
+from django.utils import timezone
+
+from events import services, staff_views
+from events.models import Registration
+from events.tickets import check_in_url
+from tests.factories import RegistrationFactory, UserFactory, event_staff_user
+
+pytestmark = pytest.mark.django_db
+
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+PERSONAL = ["Astrid", "Lindqvist", "astrid@lu.se", "Lund University", "Vegan", "Wheelchair"]
+
+
+@pytest.fixture
+def registration():
+    return RegistrationFactory(
+        user=None,
+        first_name="Astrid",
+        last_name="Lindqvist",
+        email="astrid@lu.se",
+        institution_name="Lund University",
+        dietary_needs="Vegan",
+        accessibility_needs="Wheelchair access",
+    )
+
+
+def url(registration):
+    return reverse("events:check_in", kwargs={"ticket_code": registration.ticket_code})
+
+
+def test_the_ticket_qr_code_points_at_this_page(registration):
+    path = check_in_url(registration=registration).split("://", 1)[1].split("/", 1)[1]
+    assert resolve("/" + path).func is staff_views.check_in
+
+
+def test_anonymous_visitors_see_no_personal_data_and_a_way_to_sign_in(client, registration):
+    response = client.get(url(registration))
+    assert response.status_code == 200
+    content = response.content.decode()
+    for text in PERSONAL:
+        assert text not in content
+    assert reverse("account_login") + "?next=" in content
+    assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize("is_staff", [False, True], ids=["attendee", "staff-without-permission"])
+def test_signed_in_people_without_the_permission_see_no_personal_data(
+    client, registration, is_staff
+):
+    client.force_login(UserFactory(is_staff=is_staff))
+    response = client.get(url(registration))
+    assert response.status_code == 403
+    content = response.content.decode()
+    for text in PERSONAL:
+        assert text not in content
+    assert "Only MVA event staff" in content
+
+
+def test_a_wrong_ticket_code_looks_the_same_as_a_real_one_to_outsiders(client, registration):
+    client.force_login(UserFactory())
+    real = client.get(url(registration))
+    fake = client.get(reverse("events:check_in", kwargs={"ticket_code": "not-a-ticket"}))
+    assert (real.status_code, fake.status_code) == (403, 403)
+
+    def page(response, code):
+        # The CSRF token and the page's own address (in the language switcher) differ.
+        content = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+        return content.replace(code, "CODE")
+
+    assert page(real, registration.ticket_code) == page(fake, "not-a-ticket")
+
+
+def test_outsiders_cannot_check_in_by_posting(client, registration):
+    client.force_login(UserFactory(is_staff=True))
+    response = client.post(url(registration))
+    assert response.status_code == 403
+    client.logout()
+    response = client.post(url(registration))
+    assert response.status_code == 200  # the sign-in page, nothing done
+    registration.refresh_from_db()
+    assert registration.checked_in_at is None
+
+
+def test_event_staff_see_the_attendee_status_and_needs(client, registration):
+    client.force_login(event_staff_user())
+    response = client.get(url(registration))
+    assert response.status_code == 200
+    content = response.content.decode()
+    for text in ["Astrid Lindqvist", "Lund University", "Confirmed", "Vegan", "Wheelchair access"]:
+        assert text in content
+    assert 'type="submit"' in content and "Check in" in content
+
+
+def test_a_user_with_just_the_change_permission_may_check_in(client, registration):
+    user = UserFactory()
+    user.user_permissions.add(Permission.objects.get(codename="change_registration"))
+    client.force_login(user)
+    assert client.get(url(registration)).status_code == 200
+
+
+def test_one_post_checks_in_and_a_second_scan_says_when(client, registration):
+    staff = event_staff_user()
+    client.force_login(staff)
+    response = client.post(url(registration), follow=True)
+    assert response.redirect_chain == [(url(registration), 302)]
+    registration.refresh_from_db()
+    assert registration.checked_in_at is not None
+    assert registration.checked_in_by == staff
+    local = timezone.localtime(registration.checked_in_at).strftime("%H:%M")
+    assert f"is checked in at {local}" in response.content.decode()
+
+    again = client.get(url(registration)).content.decode()
+    assert f"Already checked in at {local}" in again
+    assert staff.get_full_name() in again
+    assert 'type="submit" class="button"' not in again
+
+
+def test_a_second_post_keeps_the_first_time_and_says_it(client, registration):
+    first = datetime.datetime(2030, 5, 14, 9, 12, tzinfo=COPENHAGEN)
+    services.check_in(registration_id=registration.pk, checked_in_by=event_staff_user(), now=first)
+    client.force_login(event_staff_user())
+    response = client.post(url(registration), follow=True)
+    content = response.content.decode()
+    assert "was already checked in at 09:12 on 14 May 2030" in content
+    registration.refresh_from_db()
+    assert registration.checked_in_at == first
+
+
+def test_the_same_day_shows_only_the_time(registration):
+    registration.checked_in_at = timezone.now().astimezone(COPENHAGEN).replace(hour=9, minute=12)
+    assert staff_views.checked_in_moment(registration) == "09:12"
+
+
+@pytest.mark.parametrize("status", [Registration.Status.WAITLISTED, Registration.Status.CANCELLED])
+def test_people_without_a_confirmed_seat_are_not_checked_in(client, status):
+    registration = RegistrationFactory(status=status)
+    client.force_login(event_staff_user())
+    page = client.get(url(registration)).content.decode()
+    assert "This registration is not confirmed" in page
+    assert 'class="button">' not in page
+    response = client.post(url(registration), follow=True)
+    assert "This registration is not confirmed." in response.content.decode()
+    registration.refresh_from_db()
+    assert registration.checked_in_at is None
+
+
+def test_erased_needs_are_shown_as_erased(client):
+    registration = RegistrationFactory(special_needs_erased_at=timezone.now())
+    client.force_login(event_staff_user())
+    assert "Erased after the event" in client.get(url(registration)).content.decode()
+
+
+def test_staff_get_a_404_for_an_unknown_ticket(client):
+    client.force_login(event_staff_user())
+    response = client.get(reverse("events:check_in", kwargs={"ticket_code": "nope"}))
+    assert response.status_code == 404
+
+
+def test_other_methods_are_refused(client, registration):
+    client.force_login(event_staff_user())
+    assert client.put(url(registration)).status_code == 405
