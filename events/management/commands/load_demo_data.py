@@ -4,6 +4,7 @@ from allauth.account.models import EmailAddress
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from events.demo import load_events_demo
 from members.demo import load_members_demo
 from members.models import User
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         staff = self._staff_user()
         self.stdout.write(f"Members: {load_members_demo()}")
+        self.stdout.write(f"Events: {load_events_demo()}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data loaded. Staff log-in: {staff.email} / {STAFF_PASSWORD} "
