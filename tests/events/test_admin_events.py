@@ -1,0 +1,400 @@
+"""The events back office: list, capacity, programme, messages to attendees, duplicates, report."""
+
+import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from events import reports, services
+from events.admin import duplicate_event
+from events.models import AdmissionCategory, Event, ProgrammeItem, Registration
+from outbox.models import OutgoingEmail
+from tests.factories import (
+    EventFactory,
+    ProgrammeItemFactory,
+    RegistrationFactory,
+    admin_form_data,
+    event_staff_user,
+)
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:events_event_changelist")
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def staff(client):
+    user = event_staff_user()
+    client.force_login(user)
+    return user
+
+
+def message_texts(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def guest(event, email):
+    return services.register_guest(
+        event_id=event.pk,
+        first_name="Guest",
+        last_name=email.split("@")[0],
+        email=email,
+        details=services.RegistrationDetails(),
+        registered_by=None,
+        require_billing=False,
+    ).registration
+
+
+def change_url(event):
+    return reverse("admin:events_event_change", args=[event.pk])
+
+
+# --- The list -----------------------------------------------------------------------------------
+
+
+def test_the_list_shows_counts_capacity_bar_and_a_link_to_registrations(client, staff):
+    event = EventFactory(title="Annual meeting", capacity=4)
+    for number in range(5):
+        guest(event, f"person{number}@example.org")
+    EventFactory(title="Open-ended", capacity=None)
+    response = client.get(CHANGELIST)
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert '<meter min="0" max="4" value="4"' in content
+    assert "4 of 4 seats taken" in content and "100&nbsp;%" in content
+    assert f"?event__id__exact={event.pk}" in content
+    assert "unlimited" in content
+    row = next(row for row in response.context["cl"].result_list if row.pk == event.pk)
+    assert (row.confirmed_count, row.waitlisted_count) == (4, 1)
+
+
+# --- Editing an event ---------------------------------------------------------------------------
+
+
+def test_the_change_page_has_the_programme_inline_links_and_the_chart(client, staff):
+    event = EventFactory()
+    ProgrammeItemFactory(event=event, title="Opening keynote")
+    guest(event, "someone@example.org")
+    response = client.get(change_url(event))
+    content = response.content.decode()
+    assert "Opening keynote" in content
+    assert reverse("admin:events_event_report", args=[event.pk]) in content
+    assert reverse("admin:events_event_message", args=[event.pk]) in content
+    assert f"{reverse('admin:events_registration_add')}?event={event.pk}" in content
+    assert "<svg" in content and "Registrations per day" in content
+
+
+def test_raising_the_capacity_promotes_from_the_waiting_list(client, staff):
+    event = EventFactory(capacity=1)
+    guest(event, "seated@example.org")
+    first, second = guest(event, "first@example.org"), guest(event, "second@example.org")
+    data = admin_form_data(client.get(change_url(event)))
+    data["capacity"] = "2"
+    response = client.post(change_url(event), data, follow=True)
+    assert "1 person was promoted from the waiting list." in message_texts(response)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    event.refresh_from_db()
+    assert first.status == Registration.Status.CONFIRMED
+    assert second.status == Registration.Status.WAITLISTED
+    assert (event.capacity, event.confirmed_count, event.waitlisted_count) == (2, 2, 1)
+    assert OutgoingEmail.objects.filter(dedup_key=f"registration:{first.pk}:promoted").exists()
+
+
+def test_the_capacity_cannot_go_below_the_confirmed_count(client, staff):
+    event = EventFactory(capacity=3)
+    guest(event, "one@example.org")
+    guest(event, "two@example.org")
+    data = admin_form_data(client.get(change_url(event)))
+    data["capacity"] = "1"
+    response = client.post(change_url(event), data)
+    assert response.status_code == 200
+    assert "cannot be lower than the 2 confirmed registrations" in response.content.decode()
+    event.refresh_from_db()
+    assert event.capacity == 3
+
+
+def test_saving_an_event_never_overwrites_the_seat_counters(client, staff):
+    event = EventFactory(capacity=10)
+    data = admin_form_data(client.get(change_url(event)))
+    # Someone registers while staff have the form open.
+    guest(event, "meanwhile@example.org")
+    data["title"] = "Annual meeting 2031"
+    response = client.post(change_url(event), data)
+    assert response.status_code == 302
+    event.refresh_from_db()
+    assert event.title == "Annual meeting 2031"
+    assert event.confirmed_count == 1
+
+
+def test_programme_items_are_edited_inline(client, staff):
+    event = EventFactory()
+    item = ProgrammeItemFactory(event=event, title="Keynote")
+    data = admin_form_data(client.get(change_url(event)))
+    prefix = "programme"
+    data[f"{prefix}-0-title"] = "Opening keynote"
+    response = client.post(change_url(event), data)
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.title == "Opening keynote"
+
+
+def test_a_new_event_is_created_as_entered(client, staff):
+    response = client.get(reverse("admin:events_event_add"))
+    assert response.status_code == 200
+    start = datetime.datetime(2031, 3, 1, 9, 0, tzinfo=COPENHAGEN)
+    data = {
+        "title": "Annual meeting",
+        "slug": "annual-meeting-2031",
+        "status": "draft",
+        "starts_at_0": "2031-03-01",
+        "starts_at_1": "09:00",
+        "ends_at_0": "2031-03-01",
+        "ends_at_1": "17:00",
+        "capacity": "1000",
+        "has_waiting_list": "on",
+        "member_university_staff_free": "on",
+        "member_price": "500",
+        "standard_price": "1200",
+        "currency": "DKK",
+        "programme-TOTAL_FORMS": "0",
+        "programme-INITIAL_FORMS": "0",
+    }
+    response = client.post(reverse("admin:events_event_add"), data)
+    assert response.status_code == 302
+    event = Event.objects.get(slug="annual-meeting-2031")
+    assert (event.starts_at, event.capacity, event.confirmed_count) == (start, 1000, 0)
+
+
+# --- Message all attendees ----------------------------------------------------------------------
+
+
+def message_url(event):
+    return reverse("admin:events_event_message", args=[event.pk])
+
+
+@pytest.mark.parametrize("selected", [0, 2])
+def test_the_message_action_needs_exactly_one_event(client, staff, selected):
+    events = [EventFactory() for _ in range(2)]
+    response = client.post(
+        CHANGELIST,
+        {
+            "action": "message_attendees",
+            "index": "0",
+            "_selected_action": [event.pk for event in events[:selected]],
+        },
+        follow=True,
+    )
+    if selected:
+        assert message_texts(response) == ["Select exactly one event to message its attendees."]
+    else:  # Django's own "no items selected" message
+        assert "Items must be selected" in message_texts(response)[0]
+
+
+def test_message_all_attendees_writes_previews_then_sends_to_the_confirmed(client, staff):
+    event = EventFactory(capacity=2)
+    seated = [guest(event, "one@example.org"), guest(event, "two@example.org")]
+    guest(event, "waiting@example.org")
+    response = client.post(
+        CHANGELIST, {"action": "message_attendees", "_selected_action": [event.pk]}
+    )
+    assert response["Location"] == message_url(event)
+
+    page = client.get(message_url(event))
+    assert "confirmed attendees of this event" in page.content.decode()
+    assert page.context["recipients"] == 2
+    token = page.context["form"]["token"].value()
+
+    preview = client.post(
+        message_url(event),
+        {"subject": "Room change", "body": "We meet in hall B.\nSee you!", "token": token},
+    )
+    content = preview.content.decode()
+    assert preview.context["step"] == "preview"
+    assert "Room change" in content and "<p>We meet in hall B.<br>See you!</p>" in content
+    assert "Send to 2 attendees" in content
+    assert not OutgoingEmail.objects.filter(kind="events.staff_message").exists()
+
+    send = {"subject": "Room change", "body": "We meet in hall B.", "token": token, "send": "1"}
+    response = client.post(message_url(event), send, follow=True)
+    assert message_texts(response) == ["Your message is queued for 2 confirmed attendees."]
+    rows = OutgoingEmail.objects.filter(kind="events.staff_message")
+    assert {row.recipient for row in rows} == {"one@example.org", "two@example.org"}
+    assert {row.object_id for row in rows} == {registration.pk for registration in seated}
+    assert all(row.context["subject"] == "Room change" for row in rows)
+
+    # A second click on the same "Send" (or the back button) sends nothing more.
+    response = client.post(message_url(event), send, follow=True)
+    assert message_texts(response) == ["This message was already sent."]
+    assert OutgoingEmail.objects.filter(kind="events.staff_message").count() == 2
+
+
+def test_the_message_can_be_edited_after_the_preview(client, staff):
+    event = EventFactory()
+    response = client.post(
+        message_url(event), {"subject": "Hello", "body": "Draft", "token": "t", "edit": "1"}
+    )
+    assert response.context["step"] == "write"
+    assert response.context["form"]["body"].value() == "Draft"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [({"subject": "", "body": "Body"}, "subject"), ({"subject": "Hi", "body": ""}, "body")],
+)
+def test_an_incomplete_message_is_explained(client, staff, data, field):
+    event = EventFactory()
+    response = client.post(message_url(event), {**data, "send": "1"})
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert f'aria-describedby="id_{field}_error' in response.content.decode()
+    assert not OutgoingEmail.objects.exists()
+
+
+def test_an_event_without_attendees_offers_no_send_button(client, staff):
+    event = EventFactory()
+    response = client.post(message_url(event), {"subject": "Hi", "body": "Body", "token": "x"})
+    assert response.context["recipients"] == 0
+    assert 'name="send"' not in response.content.decode()
+
+
+def test_the_message_page_of_an_unknown_event_is_a_404(client, staff):
+    assert client.get(reverse("admin:events_event_message", args=[999999])).status_code == 404
+
+
+# --- Duplicate ----------------------------------------------------------------------------------
+
+
+def test_duplicate_action_copies_event_and_programme_but_no_registrations(client, staff):
+    event = EventFactory(title="Annual meeting", slug="annual-meeting", capacity=2)
+    ProgrammeItemFactory(event=event, title="Keynote", speakers="Minister")
+    ProgrammeItemFactory(event=event, title="Panel")
+    guest(event, "one@example.org")
+    response = client.post(
+        CHANGELIST, {"action": "duplicate_selected", "_selected_action": [event.pk]}, follow=True
+    )
+    copy = Event.objects.get(slug="annual-meeting-copy")
+    assert message_texts(response) == [
+        f'1 draft copy made: <a href="{change_url(copy)}">Annual meeting (copy)</a>'
+    ]
+    assert copy.title == "Annual meeting (copy)"
+    assert copy.status == Event.Status.DRAFT
+    assert (copy.confirmed_count, copy.waitlisted_count, copy.capacity) == (0, 0, 2)
+    assert copy.starts_at == event.starts_at and copy.member_price == event.member_price
+    assert sorted(copy.programme.values_list("title", "speakers")) == [
+        ("Keynote", "Minister"),
+        ("Panel", "Dr. Jane Doe"),
+    ]
+    assert not copy.registrations.exists()
+    assert ProgrammeItem.objects.filter(event=event).count() == 2
+    event.refresh_from_db()
+    assert event.confirmed_count == 1
+
+
+@pytest.mark.parametrize(
+    ("existing", "expected"),
+    [
+        ([], "meeting-copy"),
+        (["meeting-copy"], "meeting-copy-2"),
+        (["meeting-copy", "meeting-copy-2"], "meeting-copy-3"),
+    ],
+)
+def test_duplicates_get_a_new_unique_slug(existing, expected):
+    event = EventFactory(slug="meeting")
+    for slug in existing:
+        EventFactory(slug=slug)
+    assert duplicate_event(event_id=event.pk).slug == expected
+
+
+def test_a_long_title_and_slug_still_fit():
+    event = EventFactory(title="T" * 200, slug="s" * 100)
+    copy = duplicate_event(event_id=event.pk)
+    assert len(copy.title) <= 200 and copy.title.endswith("…")
+    assert len(copy.slug) <= 100
+
+
+# --- The report ---------------------------------------------------------------------------------
+
+
+def at(day, hour=12):
+    return datetime.datetime(2030, 5, day, hour, 0, tzinfo=COPENHAGEN)
+
+
+def test_the_report_counts_per_local_day_filling_gaps_and_per_category():
+    event = EventFactory()
+    RegistrationFactory(event=event, created_at=at(1))
+    RegistrationFactory(event=event, created_at=at(1, hour=23))
+    # 23:30 UTC on 3 May is 01:30 on 4 May in Copenhagen.
+    RegistrationFactory(
+        event=event,
+        created_at=datetime.datetime(2030, 5, 3, 23, 30, tzinfo=datetime.UTC),
+        category=AdmissionCategory.MEMBER,
+        status=Registration.Status.WAITLISTED,
+    )
+    RegistrationFactory(event=event, created_at=at(4), status=Registration.Status.CANCELLED)
+    RegistrationFactory(created_at=at(2))  # another event
+
+    report = reports.registration_report(event_id=event.pk)
+    assert [(day.day.day, day.registrations, day.cumulative) for day in report.per_day] == [
+        (1, 2, 2),
+        (2, 0, 2),
+        (3, 0, 2),
+        (4, 2, 4),
+    ]
+    assert report.total == 4
+    by_category = {item.category: (item.confirmed, item.waitlisted) for item in report.by_category}
+    assert by_category == {
+        "member_university_staff": (0, 0),
+        "member": (0, 1),
+        "non_member": (2, 0),
+    }
+
+
+def test_an_event_without_registrations_has_an_empty_report():
+    report = reports.registration_report(event_id=EventFactory().pk)
+    assert report.per_day == [] and report.total == 0
+    assert "No registrations yet." in reports.per_day_chart_svg(days=report.per_day)
+    assert "<svg" in reports.category_chart_svg(categories=report.by_category)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0, 1), (1, 1), (2, 2), (3, 5), (7, 10), (10, 10), (11, 20), (99, 100), (450, 500)],
+)
+def test_axis_maximum_is_round(value, expected):
+    assert reports.nice_axis_maximum(value) == expected
+
+
+def test_the_per_day_chart_has_one_bar_per_day_and_readable_labels():
+    days = [
+        reports.DayCount(
+            day=datetime.date(2030, 5, 1) + datetime.timedelta(days=n),
+            registrations=n,
+            cumulative=0,
+        )
+        for n in range(40)
+    ]
+    svg = reports.per_day_chart_svg(days=days)
+    assert svg.count("<rect") == 40
+    assert svg.count('text-anchor="middle"') <= 8
+    assert 'role="img"' in svg and "<title" in svg
+
+
+def test_the_report_page(client, staff):
+    event = EventFactory(title="Annual <meeting>", capacity=10)
+    guest(event, "one@example.org")
+    response = client.get(reverse("admin:events_event_report", args=[event.pk]))
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "1 confirmed, 0 wait-listed." in content and "Capacity 10." in content
+    assert "Annual &lt;meeting&gt;" in content and "Annual <meeting>" not in content
+    assert content.count('<svg xmlns="http://www.w3.org/2000/svg" width="100%"') == 2
+    assert "Non-member" in content

@@ -1,0 +1,170 @@
+"""The "Event staff" group: exactly what staff need to run events, and no user management."""
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
+
+from events.models import Registration
+from tests.factories import (
+    EventFactory,
+    RegistrationFactory,
+    UserFactory,
+    event_staff_user,
+)
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED_PERMISSIONS = {
+    "events.view_event",
+    "events.add_event",
+    "events.change_event",
+    "events.view_programmeitem",
+    "events.add_programmeitem",
+    "events.change_programmeitem",
+    "events.delete_programmeitem",
+    "events.view_registration",
+    "events.add_registration",
+    "events.change_registration",
+    "members.view_institution",
+    "members.view_network",
+    "outbox.view_outgoingemail",
+}
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def test_the_group_has_exactly_the_permissions_staff_need():
+    group = Group.objects.get(name="Event staff")
+    granted = {
+        f"{permission.content_type.app_label}.{permission.codename}"
+        for permission in group.permissions.select_related("content_type")
+    }
+    assert granted == EXPECTED_PERMISSIONS
+
+
+@pytest.mark.parametrize(
+    "permission",
+    [
+        "members.add_user",
+        "members.change_user",
+        "members.delete_user",
+        "members.view_user",
+        "auth.add_group",
+        "auth.change_group",
+        "auth.view_group",
+        "auth.change_permission",
+        "events.delete_registration",
+        "events.delete_event",
+        "outbox.change_outgoingemail",
+    ],
+)
+def test_a_member_cannot_manage_users_groups_or_delete(permission):
+    assert not event_staff_user().has_perm(permission)
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(event_staff_user())
+    return client
+
+
+def test_a_member_can_do_their_work(staff_client):
+    event = EventFactory()
+    registration = RegistrationFactory(event=event)
+    pages = [
+        reverse("admin:index"),
+        reverse("admin:events_registration_changelist"),
+        reverse("admin:events_registration_change", args=[registration.pk]),
+        reverse("admin:events_registration_add"),
+        reverse("admin:events_event_changelist"),
+        reverse("admin:events_event_add"),
+        reverse("admin:events_event_change", args=[event.pk]),
+        reverse("admin:events_event_message", args=[event.pk]),
+        reverse("admin:events_event_report", args=[event.pk]),
+        reverse("admin:outbox_outgoingemail_changelist"),
+        reverse("events:check_in", kwargs={"ticket_code": registration.ticket_code}),
+    ]
+    for page in pages:
+        assert staff_client.get(page).status_code == 200, page
+    response = staff_client.post(
+        reverse("admin:events_registration_changelist"),
+        {"action": "check_in_selected", "_selected_action": [registration.pk]},
+    )
+    assert response.status_code == 302
+    registration.refresh_from_db()
+    assert registration.checked_in_at is not None
+
+
+def test_a_member_cannot_edit_users_or_groups(staff_client):
+    user = UserFactory()
+    group = Group.objects.get(name="Event staff")
+    forbidden = [
+        reverse("admin:members_user_changelist"),
+        reverse("admin:members_user_add"),
+        reverse("admin:members_user_change", args=[user.pk]),
+        reverse("admin:auth_group_changelist"),
+        reverse("admin:auth_group_add"),
+        reverse("admin:auth_group_change", args=[group.pk]),
+    ]
+    for page in forbidden:
+        assert staff_client.get(page).status_code == 403, page
+    response = staff_client.post(
+        reverse("admin:members_user_change", args=[user.pk]),
+        {"email": user.email, "is_staff": "on", "is_superuser": "on"},
+    )
+    assert response.status_code == 403
+    response = staff_client.post(
+        reverse("admin:auth_group_change", args=[group.pk]),
+        {"name": group.name, "permissions": list(Permission.objects.values_list("pk", flat=True))},
+    )
+    assert response.status_code == 403
+    user.refresh_from_db()
+    assert not user.is_superuser
+    assert group.permissions.count() == len(EXPECTED_PERMISSIONS)
+    index = staff_client.get(reverse("admin:index")).content.decode()
+    assert reverse("admin:members_user_changelist") not in index
+    assert reverse("admin:auth_group_changelist") not in index
+
+
+def test_a_member_cannot_delete_events(staff_client):
+    event = EventFactory()
+    assert (
+        staff_client.get(reverse("admin:events_event_delete", args=[event.pk])).status_code == 403
+    )
+
+
+def test_staff_status_alone_opens_nothing(client):
+    client.force_login(UserFactory(is_staff=True))
+    for page in [
+        reverse("admin:events_registration_changelist"),
+        reverse("admin:events_event_changelist"),
+    ]:
+        assert client.get(page).status_code == 403
+
+
+def test_read_only_staff_see_registrations_but_cannot_act(client):
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_registration"))
+    client.force_login(viewer)
+    registration = RegistrationFactory()
+    response = client.get(reverse("admin:events_registration_changelist"))
+    assert response.status_code == 200
+    actions = {name for name, _label in response.context["action_form"].fields["action"].choices}
+    assert actions == {"", "export_admin_action"}
+    client.post(
+        reverse("admin:events_registration_changelist"),
+        {"action": "check_in_selected", "_selected_action": [registration.pk]},
+    )
+    registration.refresh_from_db()
+    assert registration.checked_in_at is None
+    assert client.get(reverse("admin:events_registration_add")).status_code == 403
+    assert registration.status == Registration.Status.CONFIRMED
+
+
+def test_anonymous_visitors_are_sent_to_the_rate_limited_sign_in(client):
+    response = client.get(reverse("admin:events_registration_changelist"), follow=True)
+    assert response.redirect_chain[-1][0].startswith(reverse("account_login"))
+    assert "Astrid" not in response.content.decode()
