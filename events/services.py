@@ -24,7 +24,11 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.affiliation import Affiliation, affiliation_for_address, verified_affiliations
+from members.affiliation import (
+    Affiliation,
+    affiliation_for_address,
+    verified_affiliations,
+)
 
 from . import notifications
 from .models import AdmissionCategory, Event, Registration
@@ -159,14 +163,18 @@ def register_guest(
     still be published, capacity still holds. An active registration for the same address
     is returned with created=False.
     """
-    affiliation = affiliation_for_address(email=email.strip())
+    email = (email or "").strip()
+    local, _at, domain = email.rpartition("@")
+    if not local or not domain:
+        raise ValueError(_("Enter a valid e-mail address."))
+    affiliation = affiliation_for_address(email=email)
     logger.info("Guest %s registered for event %s by %s", email, event_id, registered_by)
     return _register(
         event_id=event_id,
         user=None,
         first_name=first_name,
         last_name=last_name,
-        email=email.strip(),
+        email=email,
         job_title=job_title,
         affiliations=[affiliation] if affiliation else [],
         details=details,
@@ -552,9 +560,10 @@ def erase_special_category_data(
     ended more than `older_than_days` days ago, and record when. Returns how many
     registrations were erased. Idempotent.
     """
-    cutoff = (now or timezone.now()) - datetime.timedelta(days=older_than_days)
+    moment = now or timezone.now()
+    cutoff = moment - datetime.timedelta(days=older_than_days)
     return (
         Registration.objects.filter(event__ends_at__lt=cutoff, special_needs_erased_at__isnull=True)
         .filter(~Q(dietary_needs="") | ~Q(accessibility_needs=""))
-        .update(dietary_needs="", accessibility_needs="", special_needs_erased_at=timezone.now())
+        .update(dietary_needs="", accessibility_needs="", special_needs_erased_at=moment)
     )

@@ -365,6 +365,21 @@ def test_guest_respects_the_window_when_asked_and_capacity_always():
     assert outcome.registration.status == Registration.Status.WAITLISTED
 
 
+@pytest.mark.parametrize("email", ["", "   ", "no-at-sign", "@example.org", "someone@"])
+def test_guest_needs_a_usable_address(email):
+    event = EventFactory()
+    with pytest.raises(ValueError):
+        register_guest(
+            event_id=event.pk,
+            first_name="A",
+            last_name="B",
+            email=email,
+            details=BILLING,
+            registered_by=UserFactory(is_staff=True),
+        )
+    assert not Registration.objects.exists()
+
+
 # --- Cancelling ---------------------------------------------------------------------------------
 
 
@@ -660,7 +675,7 @@ def test_erase_special_category_data(ended_days_ago, dietary, accessibility, era
     if erased:
         assert registration.dietary_needs == ""
         assert registration.accessibility_needs == ""
-        assert registration.special_needs_erased_at is not None
+        assert registration.special_needs_erased_at == now
     else:
         assert registration.dietary_needs == dietary
         assert registration.accessibility_needs == accessibility
