@@ -150,6 +150,12 @@ class InstitutionDomain(models.Model):
                 & ~Q(domain=""),
                 name="institution_domain_normalised",
             ),
+            # The canonical form (members.affiliation.normalise_domain): ASCII host name
+            # labels, internationalised ones in punycode, at least two of them.
+            models.CheckConstraint(
+                condition=Q(domain__regex=r"^[a-z0-9-]+(\.[a-z0-9-]+)+$"),
+                name="institution_domain_ascii_host_name",
+            ),
             models.CheckConstraint(
                 condition=Q(audience__in=["staff", "students"]),
                 name="institution_domain_audience_valid",

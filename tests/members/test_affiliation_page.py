@@ -5,7 +5,7 @@ import re
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.factories import (
     InstitutionDomainFactory,
@@ -106,6 +106,7 @@ def test_a_person_without_addresses_is_told_how_to_add_one(client, db):
 def test_the_page_renders_in_the_visitors_language(client, institutions):
     user = UserFactory(email="anna@lu.se")
     client.force_login(user)
-    response = client.get(URL, headers={"accept-language": "sv"})
+    with translation.override("en"):  # the request switches the thread's language; restore it
+        response = client.get(URL, headers={"accept-language": "sv"})
     assert response.status_code == 200
     assert '<html lang="sv">' in response.content.decode()

@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 import tablib
+from django.utils import translation
 from import_export.formats.base_formats import CSV, XLSX
 
 from members.models import Institution, InstitutionDomain, Membership
@@ -45,6 +46,12 @@ NOVO = [
     "novonordisk.com",
     "2025-03-01..2025-03-01",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _messages_in_english():
+    with translation.override("en"):
+        yield
 
 
 def snapshot():
