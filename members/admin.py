@@ -115,6 +115,7 @@ class MemberTodayFilter(admin.SimpleListFilter):
 @admin.register(Institution)
 class InstitutionAdmin(ImportExportActionModelAdmin):
     resource_classes = [InstitutionResource]
+    import_template_name = "members/admin/institution_import.html"
     import_formats = [CSV, XLSX]
     export_formats = [CSV, XLSX]
     inlines = [InstitutionDomainInline, MembershipInline]

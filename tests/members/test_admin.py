@@ -252,7 +252,9 @@ def upload(content: str, name="members.csv"):
 
 def test_import_page_previews_then_imports(staff_client, db):
     url = reverse("admin:members_institution_import")
-    assert staff_client.get(url).status_code == 200
+    page = staff_client.get(url)
+    assert page.status_code == 200
+    assert "<code>*.lu.se; student.lu.se:students</code>" in page.content.decode()
 
     preview = staff_client.post(
         url, {"resource": "0", "format": "0", "import_file": upload(GOOD_CSV)}
