@@ -74,12 +74,14 @@ def _position(registration: Registration) -> int | None:
 
 
 def _registration_state(event: Event, now: datetime.datetime) -> str:
-    """What the event page says about registering: one of "cancelled", "draft", "not_yet_open",
-    "closed", "full", "waiting_list", "open"."""
+    """What the event page says about registering: one of "cancelled", "draft", "over",
+    "not_yet_open", "closed", "full", "waiting_list", "open"."""
     if event.status == Event.Status.CANCELLED:
         return "cancelled"
     if event.status == Event.Status.DRAFT:
         return "draft"
+    if now >= event.ends_at:
+        return "over"
     if event.registration_opens_at is not None and now < event.registration_opens_at:
         return "not_yet_open"
     closes_at = event.registration_closes_at

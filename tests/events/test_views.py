@@ -315,6 +315,7 @@ def test_detail_offers_the_button_again_after_a_cancelled_registration(client, u
         ({"registration_opens_at": "future"}, "Registration opens on", False),
         ({"registration_closes_at": "past"}, "Registration for this event is closed.", False),
         ({"status": Event.Status.CANCELLED}, "This event has been cancelled.", False),
+        ({"starts_at": "past"}, "This event has taken place.", False),
         (
             {"capacity": 2, "confirmed_count": 2, "has_waiting_list": False},
             "This event is full and keeps no waiting list.",
@@ -335,7 +336,7 @@ def test_detail_registration_state_messages(client, user, fields, message, has_b
     if fields.get("registration_closes_at") == "past":
         fields["registration_opens_at"] = now - 10 * DAY
         fields["registration_closes_at"] = now - DAY
-    event = EventFactory(**fields)
+    event = past_event() if fields.get("starts_at") == "past" else EventFactory(**fields)
     client.force_login(user)
     response = client.get(event.get_absolute_url())
     text = text_of(response)
