@@ -1,11 +1,10 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from members.views import admin_login
-
 # The admin signs in through allauth's rate-limited log-in, not Django's unprotected form.
-admin.site.login = admin_login
+admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "MVA Events"
 admin.site.site_title = "MVA Events"
 admin.site.index_title = "Back office"

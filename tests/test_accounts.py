@@ -473,12 +473,6 @@ def test_admin_sends_anonymous_visitors_to_allauths_login(client):
     assert response.context["form"].__class__.__name__ == "LoginForm"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="members.views.admin_login passes its own path (/admin/login/?next=/admin/) as "
-    "next, so a staff member who signs in lands on /admin/login/ and gets 403 instead of the "
-    "admin. It should pass on the admin's `next` (defaulting to /admin/).",
-)
 def test_admin_login_round_trip_brings_staff_back_to_the_admin(client, staff_user):
     response = client.get("/admin/", follow=True)
     next_url = parse_qs(urlsplit(response.redirect_chain[-1][0]).query)["next"][0]
