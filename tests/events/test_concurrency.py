@@ -6,7 +6,7 @@ ends). All threads wait at a barrier and start together.
 PostgreSQL allows `max_connections` (100 by default) connections for the whole machine, and
 other test runs and the test runner itself hold some. 100 simultaneous connections are
 therefore impossible here: 100 threads start together, and a semaphore lets at most
-`connection_slots()` of them (up to 80, fewer when the server is busy) hold a connection at
+`connection_slots()` of them (up to 60, fewer when the server is busy) hold a connection at
 once; the rest queue for a slot, exactly as requests queue for a pool in production.
 
 The same checker (`problems`) judges every burst; the control test switches the event-row
@@ -50,7 +50,7 @@ def connection_slots() -> int:
         maximum = int(cursor.fetchone()[0])
         cursor.execute("SELECT count(*) FROM pg_stat_activity")
         in_use = int(cursor.fetchone()[0])
-    return max(10, min(80, maximum - in_use - 15))
+    return max(10, min(60, maximum - in_use - 20))
 
 
 def make_users(count: int, prefix: str) -> list[User]:
