@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import staff_views, views
+from . import privacy_views, staff_views, views
 
 app_name = "events"
 
@@ -22,4 +22,8 @@ urlpatterns = [
     path("registrations/<str:ticket_code>/ticket.png", views.ticket_png, name="ticket_png"),
     # Staff at the door: the ticket's QR code opens this page (events/tickets.py).
     path("registrations/<str:ticket_code>/check-in/", staff_views.check_in, name="check_in"),
+    # The signed-in person's privacy pages: what we keep, a copy of it, deleting the account.
+    path("account/privacy/", privacy_views.privacy_settings, name="privacy_settings"),
+    path("account/privacy/export.json", privacy_views.export_data, name="privacy_export"),
+    path("account/privacy/delete/", privacy_views.delete_account, name="privacy_delete"),
 ]
