@@ -45,15 +45,25 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Sends e-mail (and runs the periodic tasks beat schedules). Run as many as needed; each needs
+# DATABASE_URL, REDIS_URL and EMAIL_URL like the web process.
 worker: install
 	$(VENV)/bin/celery -A mva worker --loglevel=INFO --concurrency=2
 
+# Exactly one beat per installation: the outbox sweep (every minute), event reminders (hourly),
+# clean-up of old sent e-mail and erasure of special-category data (daily).
+BEAT_SCHEDULE_FILE ?= /tmp/mva-celerybeat-schedule
 beat: install
-	$(VENV)/bin/celery -A mva beat --loglevel=INFO
+	$(VENV)/bin/celery -A mva beat --loglevel=INFO --schedule=$(BEAT_SCHEDULE_FILE)
 
 # Load benchmark of registration (gunicorn, PostgreSQL, Redis; DEBUG off). Figures: BENCHMARKS.md.
 bench: install
 	$(PYTHON) benchmarks/bench_registration.py
+
+# Mail throughput: 1,000 confirmations through one worker to a local SMTP server. Figures:
+# BENCHMARKS.md.
+bench-mail: install
+	$(PYTHON) benchmarks/bench_mail.py
 
 clean:
 	rm -rf $(VENV) staticfiles

@@ -111,9 +111,15 @@ def _base_context(registration: Registration) -> dict:
     }
 
 
+SIGNATURE_DELIMITER = "-- "
+
+
 def _plain(text: str) -> str:
     # Templates leave blank lines where tags were; a reader should see one blank line at most.
-    lines = [line.rstrip() for line in text.strip().splitlines()]
+    # The signature delimiter keeps its trailing space: mail clients recognise it by that.
+    lines = [
+        line if line == SIGNATURE_DELIMITER else line.rstrip() for line in text.strip().splitlines()
+    ]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
 
 

@@ -4,17 +4,30 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import Retry
+from django.db import InterfaceError, OperationalError
 
 from . import services
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="outbox.send_email", bind=True, max_retries=None, time_limit=5 * 60)
+@shared_task(
+    name="outbox.send_email",
+    bind=True,
+    max_retries=None,
+    time_limit=5 * 60,
+    # The database unreachable or out of connections: try again shortly rather than leave
+    # the row to the sweep.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_kwargs={"max_retries": 5},
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+)
 def send_email(self, email_id: int) -> str:
     """Send one outgoing e-mail by id. Idempotent: a row already sent, failed or in flight
-    elsewhere is left alone. On a temporary failure the task queues itself again after the
-    back-off the service chose; should the broker be unreachable for that, the sweep
+    elsewhere is left alone. On a temporary SMTP failure the task queues itself again after
+    the back-off the service chose; should the broker be unreachable for that, the sweep
     re-publishes the row once it is due."""
     result = services.send_queued_email(email_id=email_id)
     if result.retry_in is not None:
