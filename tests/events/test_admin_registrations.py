@@ -19,6 +19,7 @@ from tests.factories import (
     OutgoingEmailFactory,
     RegistrationFactory,
     admin_form_data,
+    bulk_registrations,
     event_staff_user,
     member_institution,
 )
@@ -175,6 +176,39 @@ def test_search_by_name_email_and_institution(client, staff, q, found):
     response = client.get(CHANGELIST, {"q": q})
     shown = [registration.pk for registration in response.context["cl"].result_list]
     assert shown == ([astrid.pk] if found else [])
+
+
+@pytest.mark.parametrize(
+    ("query", "expected_slice", "count"),
+    [
+        ("q=example.org", slice(0, 100), 150),
+        ("q=example.org&p=2", slice(100, 150), 150),
+        ("q=person1", slice(None), None),  # fewer than a page: one query, all shown
+        ("q=nobody-at-all", slice(0, 0), 0),
+    ],
+)
+def test_search_pages_count_and_fetch_in_one_query(
+    client, staff, query, expected_slice, count, django_assert_num_queries
+):
+    bulk_registrations(events=1, registrations=150)
+    everyone = Registration.objects.order_by("-id")
+    if count is None:
+        expected = [r.pk for r in everyone if r.email.startswith("person1")]
+        count = len(expected)
+    else:
+        expected = [r.pk for r in everyone[expected_slice]]
+    # Session, user, two permission queries, the event filter, then the page with its count.
+    with django_assert_num_queries(6):
+        response = client.get(f"{CHANGELIST}?{query}")
+    assert [r.pk for r in response.context["cl"].result_list] == expected
+    assert response.context["cl"].result_count == count
+
+
+def test_a_search_page_past_the_end_is_refused_like_any_other(client, staff):
+    bulk_registrations(events=1, registrations=150)
+    response = client.get(f"{CHANGELIST}?q=example.org&p=9")
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
 
 
 # --- Actions ------------------------------------------------------------------------------------
