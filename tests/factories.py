@@ -167,12 +167,33 @@ class OutgoingEmailFactory(factory.django.DjangoModelFactory):
 # --- Back office (admin) helpers -------------------------------------------------------------
 
 
+def event_staff_group():
+    """The "Event staff" group of the data migration. A transactional test (live server,
+    concurrency) flushes every table afterwards, data migrations' rows included; the group
+    is then rebuilt from the migration's own list of permissions."""
+    import importlib
+
+    from django.contrib.auth.models import Group, Permission
+    from django.db.models import Q
+
+    migration = importlib.import_module("events.migrations.0003_event_staff_group")
+    group, created = Group.objects.get_or_create(name=migration.GROUP_NAME)
+    if created:
+        wanted = Q(pk__in=[])
+        for app_label, models in migration.PERMISSIONS.items():
+            for model, actions in models.items():
+                wanted |= Q(
+                    content_type__app_label=app_label,
+                    codename__in=[f"{action}_{model}" for action in actions],
+                )
+        group.permissions.set(Permission.objects.filter(wanted))
+    return group
+
+
 def event_staff_user(**fields) -> User:
     """A staff account in the "Event staff" group (created by a data migration)."""
-    from django.contrib.auth.models import Group
-
     user = UserFactory(is_staff=True, **fields)
-    user.groups.add(Group.objects.get(name="Event staff"))
+    user.groups.add(event_staff_group())
     return user
 
 

@@ -2,6 +2,8 @@
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
 from events.models import Registration
@@ -36,7 +38,14 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def test_the_group_has_exactly_the_permissions_staff_need():
+def test_the_data_migration_makes_the_group_with_exactly_the_permissions_staff_need():
+    # Run it for real (a test database reused after transactional tests may have lost the
+    # group: their flush empties every table).
+    executor = MigrationExecutor(connection)
+    executor.migrate([("events", "0002_initial")])
+    assert not Group.objects.filter(name="Event staff").exists()
+    executor.loader.build_graph()
+    executor.migrate([("events", "0003_event_staff_group")])
     group = Group.objects.get(name="Event staff")
     granted = {
         f"{permission.content_type.app_label}.{permission.codename}"
