@@ -162,6 +162,10 @@ def test_unknown_filter_values_are_ignored_not_errors(client, staff, spread, que
         ("astrid@med.lu", True),
         ("Lund Univ", True),
         ("Copenhagen", False),
+        ('"Astrid Lindqvist"', True),  # a quoted phrase
+        ("Astrid Berg", False),  # every word must match
+        ("%", False),  # wildcards are searched for, not obeyed
+        ("_strid", False),
     ],
 )
 def test_search_by_name_email_and_institution(client, staff, q, found):
