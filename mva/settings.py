@@ -134,6 +134,9 @@ OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 OUTBOX_REQUEUE_AFTER = env.int("OUTBOX_REQUEUE_AFTER", default=2 * 60)
 OUTBOX_IN_FLIGHT_TIMEOUT = env.int("OUTBOX_IN_FLIGHT_TIMEOUT", default=10 * 60)
 OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=90)
+# A worker keeps its SMTP connection for the next message if that comes within this many
+# seconds (0: a new connection per message). Mail servers drop idle connections after minutes.
+OUTBOX_SMTP_REUSE_SECONDS = env.int("OUTBOX_SMTP_REUSE_SECONDS", default=30)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 60 * 60),
     # Do not hang a web request when Redis is down; the outbox sweep sends later.

@@ -22,9 +22,12 @@ message and before the row was marked sent; the sweep then sends it again (at-le
 that rare case, exactly once otherwise).
 """
 
+import contextlib
 import logging
 import random
 import smtplib
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -255,8 +258,7 @@ def send_queued_email(*, email_id: int, now: datetime | None = None) -> SendResu
         return _finish(email, status=OutgoingEmail.Status.FAILED, error=f"Rendering: {summary}")
 
     try:
-        with get_connection(fail_silently=False) as connection:
-            connection.send_messages([message])
+        deliver(message)
     except Exception as error:
         reason = describe_error(error)
         if not is_temporary_failure(error):
@@ -302,6 +304,69 @@ def _finish(
     if not updated:
         return SendResult()
     return SendResult(status=status, retry_in=retry_in)
+
+
+# One SMTP connection per worker process (per thread, for a threaded pool), reused while it is
+# fresh: a TLS handshake and log-in per message would cost more than the message.
+_smtp = threading.local()
+SMTP_MESSAGES_PER_CONNECTION = 100
+
+
+def deliver(message: EmailMessage) -> None:
+    """Hand one message to the mail server over this process's reused connection, opening a
+    new one when there is none, it has been idle longer than OUTBOX_SMTP_REUSE_SECONDS or has
+    carried SMTP_MESSAGES_PER_CONNECTION messages. A reused connection the server has dropped
+    meanwhile is replaced once, at once; any other error closes it and propagates."""
+    key = (settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT)
+    now = time.monotonic()
+    connection = getattr(_smtp, "connection", None)
+    reusable = (
+        connection is not None
+        and _smtp.key == key
+        and now - _smtp.last_used < settings.OUTBOX_SMTP_REUSE_SECONDS
+        and _smtp.messages < SMTP_MESSAGES_PER_CONNECTION
+    )
+    if not reusable:
+        close_connection()
+        connection = _open_connection(key)
+    try:
+        connection.send_messages([message])
+    except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError):
+        close_connection()
+        if not reusable:
+            raise
+        # The server closed the idle connection before we spoke: not an attempt that failed.
+        connection = _open_connection(key)
+        _send_or_close(connection, message)
+    except Exception:
+        close_connection()
+        raise
+    _smtp.last_used = time.monotonic()
+    _smtp.messages += 1
+
+
+def _open_connection(key):
+    connection = get_connection(fail_silently=False)
+    connection.open()
+    _smtp.connection, _smtp.key, _smtp.messages = connection, key, 0
+    return connection
+
+
+def _send_or_close(connection, message) -> None:
+    try:
+        connection.send_messages([message])
+    except Exception:
+        close_connection()
+        raise
+
+
+def close_connection() -> None:
+    """Close this process's SMTP connection, if any (also at worker shutdown)."""
+    connection = getattr(_smtp, "connection", None)
+    _smtp.connection = None
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            connection.close()
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import Retry
+from celery.signals import worker_process_shutdown
 from django.db import InterfaceError, OperationalError
 
 from . import services
@@ -50,3 +51,8 @@ def sweep_outbox() -> dict:
 @shared_task(name="outbox.delete_old_sent_emails", ignore_result=True)
 def delete_old_sent_emails() -> int:
     return services.delete_old_sent_emails()
+
+
+@worker_process_shutdown.connect
+def close_smtp_connection(**kwargs) -> None:
+    services.close_connection()

@@ -8,6 +8,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 
 class ScriptedBackend(BaseEmailBackend):
     sent: list = []
+    opened: int = 0
     errors: list[BaseException] = []
     # Set by a test to catch a send in the middle: `sending` is set when a send starts, and
     # the send waits for `release`.
@@ -18,9 +19,14 @@ class ScriptedBackend(BaseEmailBackend):
     @classmethod
     def reset(cls) -> None:
         cls.sent = []
+        cls.opened = 0
         cls.errors = []
         cls.sending = None
         cls.release = None
+
+    def open(self):
+        type(self).opened += 1
+        return True
 
     def send_messages(self, email_messages):
         cls = type(self)

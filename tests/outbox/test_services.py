@@ -30,7 +30,9 @@ Status = OutgoingEmail.Status
 def scripted_backend(settings):
     settings.EMAIL_BACKEND = "tests.outbox.backends.ScriptedBackend"
     ScriptedBackend.reset()
+    services.close_connection()
     yield ScriptedBackend
+    services.close_connection()
     ScriptedBackend.reset()
 
 
@@ -221,6 +223,48 @@ def test_retry_delay_grows_exponentially_and_stays_under_the_cap(attempts):
     assert len(set(delays)) > 1  # jitter
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
     assert max(delays) <= settings.OUTBOX_MAX_RETRY_DELAY < visibility / 2
+
+
+@pytest.mark.django_db
+def test_one_smtp_connection_carries_consecutive_messages():
+    emails = OutgoingEmailFactory.create_batch(3)
+    for email in emails:
+        assert services.send_queued_email(email_id=email.pk).sent
+    assert (ScriptedBackend.opened, len(ScriptedBackend.sent)) == (1, 3)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("idle_seconds", "opened"), [(0, 1), (31, 2)], ids=["fresh", "idle too long"]
+)
+def test_an_idle_connection_is_replaced(settings, idle_seconds, opened):
+    settings.OUTBOX_SMTP_REUSE_SECONDS = 30
+    first, second = OutgoingEmailFactory.create_batch(2)
+    services.send_queued_email(email_id=first.pk)
+    services._smtp.last_used -= idle_seconds
+    services.send_queued_email(email_id=second.pk)
+    assert ScriptedBackend.opened == opened
+
+
+@pytest.mark.django_db
+def test_a_reused_connection_the_server_dropped_is_replaced_without_counting_a_failure():
+    first, second = OutgoingEmailFactory.create_batch(2)
+    services.send_queued_email(email_id=first.pk)
+    ScriptedBackend.errors = [smtplib.SMTPServerDisconnected("Connection unexpectedly closed")]
+
+    assert services.send_queued_email(email_id=second.pk).sent
+
+    second.refresh_from_db()
+    assert (second.attempts, ScriptedBackend.opened, len(ScriptedBackend.sent)) == (1, 2, 2)
+
+
+@pytest.mark.django_db
+def test_an_error_closes_the_connection():
+    first, second = OutgoingEmailFactory.create_batch(2)
+    ScriptedBackend.errors = [smtplib.SMTPDataError(451, b"Try later")]
+    assert services.send_queued_email(email_id=first.pk).status == Status.AWAITING_RETRY
+    assert services.send_queued_email(email_id=second.pk).sent
+    assert ScriptedBackend.opened == 2
 
 
 # --- Two workers, one row -------------------------------------------------------------------

@@ -97,7 +97,9 @@ def test_erase_task_blanks_special_category_data_after_the_event():
 def scripted_backend(settings):
     settings.EMAIL_BACKEND = "tests.outbox.backends.ScriptedBackend"
     ScriptedBackend.reset()
+    services.close_connection()
     yield ScriptedBackend
+    services.close_connection()
     ScriptedBackend.reset()
 
 
