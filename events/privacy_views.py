@@ -41,7 +41,7 @@ class DeleteAccountForm(forms.Form):
     confirm = forms.BooleanField(
         label=gettext_lazy(
             "I understand that my account is deleted for good and my upcoming "
-            "registrations are cancelled."
+            "registrations are cancelled"
         ),
         error_messages={"required": gettext_lazy("Tick this box to confirm the deletion.")},
     )
