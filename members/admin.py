@@ -125,6 +125,11 @@ class InstitutionAdmin(ImportExportActionModelAdmin):
     list_per_page = 100
     fields = ["name", "short_name", "kind", "country", "website"]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "website":
+            kwargs["assume_scheme"] = "https"  # "www.lu.se" means https://www.lu.se
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def get_queryset(self, request):
         institutions = (
             super()

@@ -172,9 +172,12 @@ def institution_form(**overrides):
 
 
 def test_adding_an_institution_with_its_domain_and_membership(staff_client, db):
-    response = staff_client.post(reverse("admin:members_institution_add"), institution_form())
+    response = staff_client.post(
+        reverse("admin:members_institution_add"), institution_form(website="mau.se")
+    )
     assert response.status_code == 302, response.context["errors"]
     institution = Institution.objects.get(name="Malmö University")
+    assert institution.website == "https://mau.se"
     assert list(institution.domains.values_list("domain", flat=True)) == ["mau.se"]
     assert list(institution.memberships.values_list("starts_on", "ends_on")) == [
         (datetime.date(2024, 1, 1), datetime.date(2026, 12, 31))
