@@ -67,3 +67,9 @@ bench-mail: install
 
 clean:
 	rm -rf $(VENV) staticfiles
+
+# Back office: server time of the admin lists with 20,000 registrations (DEBUG off). Figures:
+# BENCHMARKS.md, "Back office".
+.PHONY: bench-admin
+bench-admin: install
+	$(PYTHON) benchmarks/bench_admin.py
