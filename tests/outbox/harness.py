@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import kombu.pools
 from aiosmtpd.controller import Controller
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -260,8 +261,9 @@ def celery_broker(url: str) -> Iterator[None]:
     from mva.celery import app
 
     def reset_connections() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # Celery's producers come from kombu's process-wide pools, keyed by broker URL; a
+        # pool closed here must not be handed out again when the URL comes back.
+        kombu.pools.reset()
         app._pool = None
         app.amqp._producer_pool = None
 
