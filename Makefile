@@ -73,3 +73,12 @@ clean:
 .PHONY: bench-admin
 bench-admin: install
 	$(PYTHON) benchmarks/bench_admin.py
+
+# Translations: gather the strings to translate into locale/sv and locale/da, then compile them.
+# Needs GNU gettext (apt-get install gettext). The compiled .mo files are committed, so running
+# the site or the tests does not.
+.PHONY: messages
+messages: install
+	$(PYTHON) manage.py makemessages -l sv -l da --ignore=.venv --ignore=staticfiles \
+		--ignore=benchmarks --ignore=tests
+	$(PYTHON) manage.py compilemessages --ignore=.venv --ignore=staticfiles
