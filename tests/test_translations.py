@@ -382,7 +382,7 @@ EMAILS = {
                 ],
             ),
             "da": (
-                "Tilmelding afmeldt: Annual meeting",
+                "Tilmelding annulleret: Annual meeting",
                 [
                     "Din tilmelding til Annual meeting er annulleret",
                     "Hvis det er en fejl, kan du tilmelde dig igen",
