@@ -141,6 +141,11 @@ class Event(models.Model):
     def is_full(self) -> bool:
         return self.capacity is not None and self.confirmed_count >= self.capacity
 
+    @property
+    def cancellation_closes_at(self):
+        """Attendees may cancel until the deadline, or until the event starts without one."""
+        return self.cancellation_deadline or self.starts_at
+
 
 class ProgrammeItem(models.Model):
     event = models.ForeignKey(

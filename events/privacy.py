@@ -247,8 +247,9 @@ def delete_account(*, user, now: datetime.datetime | None = None) -> None:
       title, institution, dietary and accessibility needs, billing details and the
       participant-list consent cleared; the event, category, price and its reason, status and
       timestamps stay for the event's statistics and accounts;
-    - outgoing e-mails not yet sent (queued or awaiting a retry) addressed to the person or
-      about their registrations are deleted, the cancellation notices just written included;
+    - outgoing e-mails to the person or about their registrations that were not sent (queued,
+      awaiting a retry, failed or skipped) are deleted, the cancellation notices just written
+      included; sent ones go with the routine clean-up, one in flight stays with its worker;
       e-mails to other people (the promotions of wait-listed people) are kept;
     - the user is deleted; allauth's addresses and two-factor authenticators go with it.
     Calling it for an account already deleted does nothing.
@@ -286,8 +287,10 @@ def delete_account(*, user, now: datetime.datetime | None = None) -> None:
     # The addresses each registration was made with (a snapshot, possibly an old one).
     addresses |= {email.lower() for email in registrations.values_list("email", flat=True)}
 
-    _emails_to(addresses=addresses, registration_ids=registration_ids).filter(
-        status__in=OutgoingEmail.SENDABLE
+    # Sent rows are the record of what we told the person and go with the routine clean-up; a
+    # row in flight belongs to a worker right now. Everything else would only keep the address.
+    _emails_to(addresses=addresses, registration_ids=registration_ids).exclude(
+        status__in=[OutgoingEmail.Status.SENT, OutgoingEmail.Status.IN_FLIGHT]
     ).delete()
 
     registrations.update(

@@ -191,14 +191,38 @@ def _lock_event(event_id: int) -> Event:
     return Event.objects.get(pk=event_id)
 
 
-def _time_problem(event: Event, now: datetime.datetime) -> str | None:
+def registration_window_state(*, event: Event, now: datetime.datetime) -> str | None:
+    """None while the registration window is open at `now`; otherwise why not: "over" (the
+    event has ended), "not_yet_open", or "closed" (after the window, or the event started)."""
+    if now >= event.ends_at:
+        return "over"
     if event.registration_opens_at is not None and now < event.registration_opens_at:
-        return "closed"
-    if event.registration_closes_at is not None and now >= event.registration_closes_at:
-        return "closed"
-    if now >= event.starts_at:
+        return "not_yet_open"
+    closes_at = event.registration_closes_at
+    if (closes_at is not None and now >= closes_at) or now >= event.starts_at:
         return "closed"
     return None
+
+
+def registration_state(*, event: Event, now: datetime.datetime) -> str:
+    """What registering would meet right now, for pages to explain before anyone tries:
+    "cancelled", "draft", "over", "not_yet_open", "closed", "full" (no waiting list),
+    "waiting_list" or "open". `register_for_event` applies the same rules under its lock."""
+    if event.status == Event.Status.CANCELLED:
+        return "cancelled"
+    if event.status == Event.Status.DRAFT:
+        return "draft"
+    window = registration_window_state(event=event, now=now)
+    if window is not None:
+        return window
+    if event.is_full:
+        return "waiting_list" if event.has_waiting_list else "full"
+    return "open"
+
+
+def can_cancel(*, registration: Registration, now: datetime.datetime) -> bool:
+    """Whether the attendee may still cancel (staff may always, see cancel_registration)."""
+    return registration.is_active and now <= registration.event.cancellation_closes_at
 
 
 def _active_registration(*, event_id: int, user, email: str) -> Registration | None:
@@ -283,7 +307,7 @@ def _register_locked(
     moment = now or timezone.now()
     if event.status != Event.Status.PUBLISHED:
         raise RegistrationError("not_open")
-    if check_window and _time_problem(event, moment) is not None:
+    if check_window and registration_window_state(event=event, now=moment) is not None:
         raise RegistrationError("closed")
     existing = _active_registration(event_id=event.pk, user=user, email=email)
     if existing is not None:
@@ -421,10 +445,8 @@ def cancel_registration(
     moment = now or timezone.now()
     if registration.status == Registration.Status.CANCELLED:
         raise RegistrationError("already_cancelled")
-    if enforce_deadline:
-        deadline = event.cancellation_deadline or event.starts_at
-        if moment > deadline:
-            raise RegistrationError("cancellation_closed")
+    if enforce_deadline and moment > event.cancellation_closes_at:
+        raise RegistrationError("cancellation_closed")
 
     was_confirmed = registration.status == Registration.Status.CONFIRMED
     registration.status = Registration.Status.CANCELLED

@@ -8,8 +8,6 @@ open, closed, full) only choose what to display: the service decides when they a
 
 from __future__ import annotations
 
-import datetime
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
@@ -73,29 +71,6 @@ def _position(registration: Registration) -> int | None:
     return registration.people_ahead + 1
 
 
-def _registration_state(event: Event, now: datetime.datetime) -> str:
-    """What the event page says about registering: one of "cancelled", "draft", "over",
-    "not_yet_open", "closed", "full", "waiting_list", "open"."""
-    if event.status == Event.Status.CANCELLED:
-        return "cancelled"
-    if event.status == Event.Status.DRAFT:
-        return "draft"
-    if now >= event.ends_at:
-        return "over"
-    if event.registration_opens_at is not None and now < event.registration_opens_at:
-        return "not_yet_open"
-    closes_at = event.registration_closes_at
-    if (closes_at is not None and now >= closes_at) or now >= event.starts_at:
-        return "closed"
-    if event.is_full:
-        return "waiting_list" if event.has_waiting_list else "full"
-    return "open"
-
-
-def _cancellation_deadline(event: Event) -> datetime.datetime:
-    return event.cancellation_deadline or event.starts_at
-
-
 def _category_prices(event: Event) -> list[tuple[str, object]]:
     """The event's price for each admission category, for the price table."""
     staff_price = 0 if event.member_university_staff_free else event.member_price
@@ -133,7 +108,7 @@ def event_list(request):
             .values_list("event_id", "status")
         )
     for event in upcoming:
-        event.state = _registration_state(event, now)
+        event.state = services.registration_state(event=event, now=now)
         event.my_status = registered_statuses.get(event.pk)
 
     return render(
@@ -174,7 +149,7 @@ def event_detail(request, slug):
         {
             "event": event,
             "programme": programme,
-            "state": _registration_state(event, now),
+            "state": services.registration_state(event=event, now=now),
             "decision": decision,
             "registration": registration,
             "category_prices": _category_prices(event),
@@ -243,7 +218,7 @@ def register(request, slug):
 
     decision = decide_admission_for_user(event=event, user=request.user)
     fee_due = decision.price > 0
-    state = _registration_state(event, timezone.now())
+    state = services.registration_state(event=event, now=timezone.now())
     error = None
     error_code = None
     status = 200
@@ -347,10 +322,6 @@ def _own_registration(request, ticket_code: str) -> Registration:
     return registration
 
 
-def _can_cancel(registration: Registration, now: datetime.datetime) -> bool:
-    return registration.is_active and now <= _cancellation_deadline(registration.event)
-
-
 @login_required
 def registration_detail(request, ticket_code):
     registration = _own_registration(request, ticket_code)
@@ -367,8 +338,8 @@ def registration_detail(request, ticket_code):
             "registration": registration,
             "event": event,
             "ticket_svg": ticket_qr_svg(registration=registration) if show_ticket else "",
-            "can_cancel": _can_cancel(registration, now),
-            "cancellation_deadline": _cancellation_deadline(event),
+            "can_cancel": services.can_cancel(registration=registration, now=now),
+            "cancellation_deadline": event.cancellation_closes_at,
             "event_is_over": event.ends_at < now,
         },
     )
@@ -411,7 +382,7 @@ def cancel_registration(request, ticket_code):
         {
             "registration": registration,
             "event": registration.event,
-            "can_cancel": _can_cancel(registration, now),
-            "cancellation_deadline": _cancellation_deadline(registration.event),
+            "can_cancel": services.can_cancel(registration=registration, now=now),
+            "cancellation_deadline": registration.event.cancellation_closes_at,
         },
     )

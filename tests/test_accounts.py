@@ -27,12 +27,6 @@ NEW_PASSWORD = "a-fresh-and-long-passphrase-42"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Hashing strength is not under test here; PBKDF2 would make this module take minutes.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # --- helpers ------------------------------------------------------------------------------------
 
 

@@ -25,11 +25,6 @@ CHANGELIST = reverse("admin:events_event_changelist")
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def staff(client):
     user = event_staff_user()

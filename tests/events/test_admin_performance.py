@@ -34,8 +34,7 @@ def large_back_office(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def back_office(large_back_office, client, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def back_office(large_back_office, client):
     client.force_login(event_staff_user())
     return large_back_office
 

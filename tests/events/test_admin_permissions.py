@@ -33,11 +33,6 @@ EXPECTED_PERMISSIONS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def test_the_data_migration_makes_the_group_with_exactly_the_permissions_staff_need():
     # Run it for real (a test database reused after transactional tests may have lost the
     # group: their flush empties every table).

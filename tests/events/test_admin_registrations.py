@@ -27,12 +27,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Users are made by the dozen here; the real hasher's cost is not what is tested.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 CHANGELIST = reverse("admin:events_registration_changelist")
 ADD = reverse("admin:events_registration_add")
 EXPORT = reverse("admin:events_registration_export")

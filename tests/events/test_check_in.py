@@ -19,11 +19,6 @@ pytestmark = pytest.mark.django_db
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 PERSONAL = ["Astrid", "Lindqvist", "astrid@lu.se", "Lund University", "Vegan", "Wheelchair"]
 
 

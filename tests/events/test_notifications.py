@@ -14,11 +14,6 @@ from tests.factories import EventFactory, RegistrationFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 DAY = datetime.timedelta(days=1)
 
 

@@ -28,11 +28,6 @@ DAY = datetime.timedelta(days=1)
 SIGNED_IN = 2
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def member_staff():
     member_institution(domain="lu.se", name="Lund University")

@@ -35,12 +35,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Hundreds of accounts are made here; the real hasher would take minutes.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 BILLING = RegistrationDetails(
     billing_organisation="Acme Biotech AB",
     billing_address="Scheelevägen 2, 223 81 Lund",
@@ -706,3 +700,55 @@ def test_register_runs_a_fixed_number_of_queries(existing, django_assert_num_que
 # Affiliations 3 (addresses, domains, memberships); savepoint; lock; existing registration;
 # insert; counter; outbox (savepoint, insert, release); release.
 QUERIES_PER_REGISTRATION = 12
+
+
+_HOUR = datetime.timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("changes", "moment", "expected"),
+    [
+        ({}, "now", "open"),
+        ({"status": Event.Status.DRAFT}, "now", "draft"),
+        ({"status": Event.Status.CANCELLED}, "now", "cancelled"),
+        ({"capacity": 0}, "now", "waiting_list"),
+        ({"capacity": 0, "has_waiting_list": False}, "now", "full"),
+        ({"capacity": None}, "now", "open"),
+        ({}, "opens", "open"),
+        ({}, "just before opening", "not_yet_open"),
+        ({}, "closes", "closed"),
+        ({"registration_closes_at": None}, "starts", "closed"),
+        ({}, "ends", "over"),
+    ],
+)
+def test_registration_state_table(db, changes, moment, expected):
+    event = EventFactory(**changes)
+    now = {
+        "now": timezone.now(),
+        "opens": event.registration_opens_at,
+        "just before opening": event.registration_opens_at - datetime.timedelta(seconds=1),
+        "closes": event.registration_closes_at,
+        "starts": event.starts_at,
+        "ends": event.ends_at,
+    }[moment]
+    assert services.registration_state(event=event, now=now) == expected
+
+
+@pytest.mark.parametrize(
+    ("deadline_offset", "moment_offset", "status", "expected"),
+    [
+        (-_HOUR, -2 * _HOUR, Registration.Status.CONFIRMED, True),
+        (-_HOUR, -_HOUR, Registration.Status.CONFIRMED, True),  # on the deadline itself
+        (-_HOUR, -_HOUR + datetime.timedelta(seconds=1), Registration.Status.CONFIRMED, False),
+        (None, -datetime.timedelta(seconds=1), Registration.Status.WAITLISTED, True),
+        (None, datetime.timedelta(seconds=1), Registration.Status.CONFIRMED, False),
+        (-_HOUR, -2 * _HOUR, Registration.Status.CANCELLED, False),
+    ],
+)
+def test_can_cancel_table(db, deadline_offset, moment_offset, status, expected):
+    """Offsets are relative to the event's start; without a deadline the start is the limit."""
+    event = EventFactory()
+    event.cancellation_deadline = event.starts_at + deadline_offset if deadline_offset else None
+    registration = RegistrationFactory(event=event, status=status)
+    now = event.starts_at + moment_offset
+    assert services.can_cancel(registration=registration, now=now) is expected

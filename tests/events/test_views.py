@@ -30,12 +30,6 @@ pytestmark = pytest.mark.django_db
 DAY = datetime.timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Factories hash a password per user; the production hasher's cost only slows tests here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def past_event(**fields) -> Event:
     starts_at = fields.pop("starts_at", timezone.now() - 10 * DAY)
     return EventFactory(

@@ -7,7 +7,6 @@ import json
 import logging
 import smtplib
 import threading
-import time
 
 import pytest
 import redis
@@ -514,14 +513,17 @@ def test_the_broker_gets_the_row_id_only_after_commit():
 @pytest.mark.django_db(transaction=True)
 def test_a_dead_broker_never_fails_the_change_and_logs_a_warning(caplog):
     dead = f"redis://127.0.0.1:{spare_port()}/0"
-    with celery_broker(dead), caplog.at_level(logging.WARNING, logger="outbox.services"):
-        started = time.monotonic()
-        with transaction.atomic():
-            email = services.queue_email(kind="prerendered", recipient="a@example.org")
-        elapsed = time.monotonic() - started
+    with (
+        celery_broker(dead),
+        caplog.at_level(logging.WARNING, logger="outbox.services"),
+        transaction.atomic(),
+    ):
+        email = services.queue_email(kind="prerendered", recipient="a@example.org")
 
     assert OutgoingEmail.objects.get(pk=email.pk).status == Status.QUEUED
     assert f"outgoing e-mail {email.pk} waits for the sweep" in caplog.text
-    # Bounded by the broker's 2-second connect timeout, not Celery's default of retrying for
-    # minutes: a generous ceiling that only a hanging publish would exceed.
-    assert elapsed < 20
+    # Publishing must give up instead of retrying for minutes (Celery's default): speed is
+    # measured by benchmarks, so here the settings that bound it are asserted.
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    assert options["max_retries"] <= 1
+    assert options["socket_connect_timeout"] <= 5
