@@ -47,20 +47,25 @@ from .resources import EXPORT_FORMATS, RegistrationResource
 
 
 def report_outcome(
-    request: HttpRequest, parts: Iterable[tuple[int, str]], *, problems: int
+    request: HttpRequest,
+    *,
+    done: Iterable[tuple[int, str]],
+    problems: Iterable[tuple[int, str]] = (),
 ) -> None:
-    """One message summing up an action over many rows, e.g.
-    "3 checked in, 1 already checked in, 1 not confirmed." Parts with a zero count are left
-    out; the message is a warning when some rows could not be handled."""
-    text = ", ".join(part for count, part in parts if count)
-    if not text:
-        return
-    level = messages.WARNING if problems else messages.SUCCESS
-    messages.add_message(request, level, text[0].upper() + text[1:] + ".")
+    """One message per kind of outcome of an action over many rows, each a whole sentence so
+    it translates ("2 registrations checked in." as success, "1 registration is not
+    confirmed." as a warning). Kinds with a zero count are left out."""
+    for count, text in done:
+        if count:
+            messages.success(request, text)
+    for count, text in problems:
+        if count:
+            messages.warning(request, text)
 
 
-def _counted(count: int, singular: str, plural: str) -> tuple[int, str]:
-    return count, ngettext(singular, plural, count) % {"count": count}
+def _counted(count: int, text: str) -> tuple[int, str]:
+    """`text` is an ngettext result for `count` with a %(count)d placeholder."""
+    return count, text % {"count": count}
 
 
 class FastActionCheckboxMixin:
@@ -656,12 +661,34 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                 already += 1
         report_outcome(
             request,
-            [
-                _counted(checked_in, "%(count)d checked in", "%(count)d checked in"),
-                _counted(already, "%(count)d already checked in", "%(count)d already checked in"),
-                _counted(not_confirmed, "%(count)d not confirmed", "%(count)d not confirmed"),
+            done=[
+                _counted(
+                    checked_in,
+                    ngettext(
+                        "%(count)d registration checked in.",
+                        "%(count)d registrations checked in.",
+                        checked_in,
+                    ),
+                ),
+                _counted(
+                    already,
+                    ngettext(
+                        "%(count)d registration was already checked in.",
+                        "%(count)d registrations were already checked in.",
+                        already,
+                    ),
+                ),
             ],
-            problems=not_confirmed,
+            problems=[
+                _counted(
+                    not_confirmed,
+                    ngettext(
+                        "%(count)d registration is not confirmed and was not checked in.",
+                        "%(count)d registrations are not confirmed and were not checked in.",
+                        not_confirmed,
+                    ),
+                ),
+            ],
         )
 
     @admin.action(description=_("Cancel (promotes from the waiting list)"), permissions=["change"])
@@ -692,11 +719,26 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                 cancelled += 1
         report_outcome(
             request,
-            [
-                _counted(cancelled, "%(count)d cancelled", "%(count)d cancelled"),
-                _counted(already, "%(count)d already cancelled", "%(count)d already cancelled"),
+            done=[
+                _counted(
+                    cancelled,
+                    ngettext(
+                        "%(count)d registration cancelled.",
+                        "%(count)d registrations cancelled.",
+                        cancelled,
+                    ),
+                ),
             ],
-            problems=already,
+            problems=[
+                _counted(
+                    already,
+                    ngettext(
+                        "%(count)d registration was already cancelled.",
+                        "%(count)d registrations were already cancelled.",
+                        already,
+                    ),
+                ),
+            ],
         )
         return None
 
@@ -718,20 +760,34 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                 promoted += 1
         report_outcome(
             request,
-            [
-                _counted(promoted, "%(count)d promoted", "%(count)d promoted"),
+            done=[
+                _counted(
+                    promoted,
+                    ngettext(
+                        "%(count)d person promoted from the waiting list.",
+                        "%(count)d people promoted from the waiting list.",
+                        promoted,
+                    ),
+                ),
+            ],
+            problems=[
                 _counted(
                     not_waitlisted,
-                    "%(count)d not on the waiting list",
-                    "%(count)d not on the waiting list",
+                    ngettext(
+                        "%(count)d registration is not on the waiting list.",
+                        "%(count)d registrations are not on the waiting list.",
+                        not_waitlisted,
+                    ),
                 ),
                 _counted(
                     full,
-                    "%(count)d not promoted: the event is full",
-                    "%(count)d not promoted: the event is full",
+                    ngettext(
+                        "%(count)d person was not promoted: the event is full.",
+                        "%(count)d people were not promoted: the event is full.",
+                        full,
+                    ),
                 ),
             ],
-            problems=not_waitlisted + full,
         )
 
     @admin.action(description=_("Resend the confirmation e-mail"), permissions=["change"])
@@ -746,15 +802,26 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
             sent += 1
         report_outcome(
             request,
-            [
-                _counted(sent, "%(count)d confirmation queued", "%(count)d confirmations queued"),
+            done=[
                 _counted(
-                    not_confirmed,
-                    "%(count)d not confirmed (nothing sent)",
-                    "%(count)d not confirmed (nothing sent)",
+                    sent,
+                    ngettext(
+                        "%(count)d confirmation e-mail queued.",
+                        "%(count)d confirmation e-mails queued.",
+                        sent,
+                    ),
                 ),
             ],
-            problems=not_confirmed,
+            problems=[
+                _counted(
+                    not_confirmed,
+                    ngettext(
+                        "%(count)d registration is not confirmed; nothing was sent.",
+                        "%(count)d registrations are not confirmed; nothing was sent.",
+                        not_confirmed,
+                    ),
+                ),
+            ],
         )
 
     def _confirmation_page(self, request, queryset, *, action, title, question, button):

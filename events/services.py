@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from members.affiliation import (
@@ -313,7 +313,10 @@ def _register_locked(
     if existing is not None:
         return RegistrationOutcome(registration=existing, created=False)
 
-    decision: AdmissionDecision = decide_admission(event=event, affiliations=affiliations)
+    # The reason is stored as text, so it is written in the registrant's language (not, for a
+    # guest entered by staff, in the staff member's).
+    with translation.override(details.language or settings.LANGUAGE_CODE):
+        decision: AdmissionDecision = decide_admission(event=event, affiliations=affiliations)
     fee_due = decision.price > 0
     if fee_due and require_billing and _billing_missing(details):
         raise RegistrationError("billing_required")

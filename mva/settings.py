@@ -210,6 +210,8 @@ LOGIN_REDIRECT_URL = "events:list"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("sv", _("Swedish")), ("da", _("Danish"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our own date formats per language (mva/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["mva.formats"]
 TIME_ZONE = "Europe/Copenhagen"
 USE_I18N = True
 USE_TZ = True

@@ -1,13 +1,14 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
 # The admin signs in through allauth's rate-limited log-in, not Django's unprotected form.
 admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "MVA Events"
 admin.site.site_title = "MVA Events"
-admin.site.index_title = "Back office"
+admin.site.index_title = _("Back office")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

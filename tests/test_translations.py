@@ -1,8 +1,10 @@
 """Swedish and Danish: the catalogs in locale/ are complete and sound, and pages and e-mails
 actually come out translated when a visitor or registrant uses those languages."""
 
+import datetime
 import gettext
 import re
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -423,3 +425,24 @@ def test_emails_come_in_the_registrants_language(kind, language):
     for phrase in phrases:
         assert phrase in message.body
         assert phrase in html.replace("<strong>", "").replace("</strong>", "")
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "Friday 15 March 2030, 09:00"),
+        ("sv", "fredag 15 mars 2030, 09:00"),
+        ("da", "fredag den 15. marts 2030, 09:00"),
+    ],
+)
+def test_dates_on_pages_follow_each_languages_conventions(language, expected):
+    """Pages use DATETIME_FORMAT from mva/formats/<language>/, not one pattern for all."""
+    from django.template import Context, Template
+    from django.utils import translation
+
+    moment = datetime.datetime(2030, 3, 15, 9, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Copenhagen"))
+    with translation.override(language):
+        rendered = Template('{{ moment|date:"DATETIME_FORMAT" }}').render(
+            Context({"moment": moment})
+        )
+    assert rendered == expected

@@ -53,7 +53,7 @@ def test_event_staff_filter_check_in_and_export(live_server, page):
     rows.filter(has_text="Astrid Lindqvist").locator("input.action-select").check()
     page.select_option("select[name=action]", "check_in_selected")
     page.get_by_role("button", name="Go").click()
-    expect(page.locator(".messagelist")).to_contain_text("1 checked in.")
+    expect(page.locator(".messagelist")).to_contain_text("1 registration checked in.")
     astrid = attendees["Astrid Lindqvist"]
     astrid.refresh_from_db()
     assert astrid.checked_in_at is not None and astrid.checked_in_by == staff

@@ -221,7 +221,11 @@ def test_check_in_action_reports_each_outcome(client, staff):
     assert waitlisted.status == Registration.Status.WAITLISTED
 
     response = run_action(client, "check_in_selected", [*fresh, already, waitlisted])
-    assert message_texts(response) == ["2 checked in, 1 already checked in, 1 not confirmed."]
+    assert message_texts(response) == [
+        "2 registrations checked in.",
+        "1 registration was already checked in.",
+        "1 registration is not confirmed and was not checked in.",
+    ]
     for registration in fresh:
         registration.refresh_from_db()
         assert registration.checked_in_by == staff
@@ -242,7 +246,7 @@ def test_cancel_action_asks_first_then_cancels_and_promotes(client, staff):
     assert seated.status == Registration.Status.CONFIRMED
 
     response = run_action(client, "cancel_selected", [seated], confirmed="yes")
-    assert message_texts(response) == ["1 cancelled."]
+    assert message_texts(response) == ["1 registration cancelled."]
     seated.refresh_from_db()
     waiting.refresh_from_db()
     event.refresh_from_db()
@@ -261,7 +265,10 @@ def test_cancel_action_ignores_the_deadline_and_counts_the_already_cancelled(cli
     services.cancel_registration(registration_id=gone.pk, enforce_deadline=False)
 
     response = run_action(client, "cancel_selected", [late, gone], confirmed="yes")
-    assert message_texts(response) == ["1 cancelled, 1 already cancelled."]
+    assert message_texts(response) == [
+        "1 registration cancelled.",
+        "1 registration was already cancelled.",
+    ]
     late.refresh_from_db()
     assert late.status == Registration.Status.CANCELLED
 
@@ -272,7 +279,8 @@ def test_promote_action_refuses_the_seated_and_a_full_event(client, staff):
     waiting = guest(event, "waiting@example.org")
     response = run_action(client, "promote_selected", [seated, waiting])
     assert message_texts(response) == [
-        "1 not on the waiting list, 1 not promoted: the event is full."
+        "1 registration is not on the waiting list.",
+        "1 person was not promoted: the event is full.",
     ]
     waiting.refresh_from_db()
     assert waiting.status == Registration.Status.WAITLISTED
@@ -293,7 +301,7 @@ def test_promote_action_gives_a_seat_when_there_is_one(client, staff):
     assert waiting.status == Registration.Status.WAITLISTED
 
     response = run_action(client, "promote_selected", [waiting])
-    assert message_texts(response) == ["1 promoted."]
+    assert message_texts(response) == ["1 person promoted from the waiting list."]
     waiting.refresh_from_db()
     assert waiting.status == Registration.Status.CONFIRMED
     assert OutgoingEmail.objects.filter(dedup_key=f"registration:{waiting.pk}:promoted").exists()
@@ -306,7 +314,10 @@ def test_resend_confirmation_writes_a_fresh_outbox_row(client, staff):
     before = OutgoingEmail.objects.filter(kind="events.confirmation").count()
 
     response = run_action(client, "resend_confirmation", [seated, waiting])
-    assert message_texts(response) == ["1 confirmation queued, 1 not confirmed (nothing sent)."]
+    assert message_texts(response) == [
+        "1 confirmation e-mail queued.",
+        "1 registration is not confirmed; nothing was sent.",
+    ]
     run_action(client, "resend_confirmation", [seated])
     rows = OutgoingEmail.objects.for_object(seated).filter(kind="events.confirmation")
     assert rows.count() == 3 and before == 1

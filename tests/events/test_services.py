@@ -1,12 +1,13 @@
 """events.services: every outcome and error of registering, cancelling, promoting,
 changing capacity, checking in and overriding prices (DESIGN.md section 3)."""
 
+import dataclasses
 import datetime
 from decimal import Decimal
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from events import services
 from events.models import AdmissionCategory, Event, Registration
@@ -752,3 +753,25 @@ def test_can_cancel_table(db, deadline_offset, moment_offset, status, expected):
     registration = RegistrationFactory(event=event, status=status)
     now = event.starts_at + moment_offset
     assert services.can_cancel(registration=registration, now=now) is expected
+
+
+@pytest.mark.parametrize(
+    ("language", "expected_reason"),
+    [
+        ("en", "Standard price: none of your verified addresses belongs to a member."),
+        ("sv", "Ordinarie pris: ingen av dina verifierade adresser tillhör en medlem."),
+    ],
+)
+def test_the_price_reason_is_written_in_the_registrants_language(language, expected_reason):
+    """Staff working in English enter a Swedish-speaking guest: the stored reason is Swedish."""
+    event = EventFactory()
+    with translation.override("en"):
+        outcome = register_guest(
+            event_id=event.pk,
+            first_name="Sven",
+            last_name="Svensson",
+            email="sven@example.org",
+            details=dataclasses.replace(BILLING, language=language),
+            registered_by=UserFactory(is_staff=True),
+        )
+    assert outcome.registration.price_reason == expected_reason

@@ -1,0 +1,5 @@
+# "mandag den 14. december 2026, 09:00"
+DATE_FORMAT = "j. F Y"
+DATETIME_FORMAT = r"l \d\e\n j. F Y, H:i"
+MONTH_DAY_FORMAT = "j. F"
+TIME_FORMAT = "H:i"

@@ -1,0 +1,5 @@
+# "måndag 14 december 2026, 09:00"
+DATE_FORMAT = "j F Y"
+DATETIME_FORMAT = "l j F Y, H:i"
+MONTH_DAY_FORMAT = "j F"
+TIME_FORMAT = "H:i"
