@@ -115,6 +115,7 @@ def register_for_event(
     details: RegistrationDetails,
     now: datetime.datetime | None = None,
     require_billing: bool = True,
+    affiliations: Sequence[Affiliation] | None = None,
 ) -> RegistrationOutcome:
     """Register a signed-in person for an event.
 
@@ -125,9 +126,14 @@ def register_for_event(
     date, and stored with its reason; the confirmation or waiting-list e-mail is written in
     the same transaction; the event's counters always equal the real counts.
     Raises RegistrationError: "not_open", "closed", "full", "billing_required".
+
+    `affiliations`, when given, must be what `verified_affiliations(user=user)` returned in
+    this request (a page that already showed the price passes them on instead of resolving
+    them twice); otherwise they are resolved here.
     """
     # Resolved before the lock: nothing under the lock that need not be there.
-    affiliations = verified_affiliations(user=user)
+    if affiliations is None:
+        affiliations = verified_affiliations(user=user)
     return _register(
         event_id=event_id,
         user=user,

@@ -18,13 +18,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from members.affiliation import verified_affiliations
 from members.models import Network
 
 from . import services
 from .calendar import event_calendar
 from .forms import RegistrationForm
 from .models import AdmissionCategory, Event, Registration
-from .pricing import decide_admission_for_user
+from .pricing import decide_admission, decide_admission_for_user
 from .tickets import ticket_qr_png, ticket_qr_svg
 
 # How many past events the list shows; older ones are history, not news.
@@ -211,12 +212,15 @@ _ERROR_STATUS = {"billing_required": 400}
 @require_http_methods(["GET", "POST"])
 def register(request, slug):
     event = _event_for_visitor(request, slug)
-    existing = Registration.objects.active().filter(event=event, user=request.user).first()
-    if existing is not None:
-        messages.info(request, _("You are already registered for this event."))
-        return redirect(existing)
+    if request.method == "GET":
+        # A POST needs no look-up: registering twice returns the existing registration.
+        existing = Registration.objects.active().filter(event=event, user=request.user).first()
+        if existing is not None:
+            messages.info(request, _("You are already registered for this event."))
+            return redirect(existing)
 
-    decision = decide_admission_for_user(event=event, user=request.user)
+    affiliations = verified_affiliations(user=request.user)
+    decision = decide_admission(event=event, affiliations=affiliations)
     fee_due = decision.price > 0
     state = services.registration_state(event=event, now=timezone.now())
     error = None
@@ -228,7 +232,10 @@ def register(request, slug):
         if form.is_valid():
             try:
                 outcome = services.register_for_event(
-                    event_id=event.pk, user=request.user, details=_details_from(form)
+                    event_id=event.pk,
+                    user=request.user,
+                    details=_details_from(form),
+                    affiliations=affiliations,
                 )
             except services.RegistrationError as problem:
                 error, error_code = problem.message, problem.code

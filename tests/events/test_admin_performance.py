@@ -13,9 +13,9 @@ pytestmark = pytest.mark.django_db
 
 REGISTRATIONS = reverse("admin:events_registration_changelist")
 
-# Every admin page as event staff: the session, the user, and the user's and the group's
-# permissions (loaded once, then cached on the user for the request).
-SIGNED_IN = 4
+# Every admin page as event staff: the user, and the user's and the group's permissions
+# (loaded once, then cached on the user for the request); the session comes from the cache.
+SIGNED_IN = 3
 
 
 @pytest.fixture(scope="module")
