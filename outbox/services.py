@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
-from django.db import IntegrityError, transaction
+from django.db import connections, router, transaction
 from django.db.models import Model, Q
 from django.utils import timezone, translation
 
@@ -92,17 +92,45 @@ def queue_email(
         email.content_type = ContentType.objects.get_for_model(about, for_concrete_model=False)
         email.object_id = about.pk
     if dedup_key is not None:
-        try:
-            with transaction.atomic():
-                email.save()
-        except IntegrityError:
-            if OutgoingEmail.objects.filter(dedup_key=dedup_key).exists():
-                return None
-            raise
+        if not _insert_unless_duplicate(email):
+            return None
     else:
         email.save()
     transaction.on_commit(lambda: publish_email(email_id=email.pk))
     return email
+
+
+def _insert_unless_duplicate(email: OutgoingEmail) -> bool:
+    """Insert the row unless one with its `dedup_key` exists; True when it was written.
+
+    One statement (`INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING id`) instead of a
+    savepoint, an insert and its release: callers run inside the short transaction that
+    holds the event's lock, where every round trip counts. Any other violation (a
+    colliding Message-ID) still raises IntegrityError.
+    """
+    meta = OutgoingEmail._meta
+    connection = connections[router.db_for_write(OutgoingEmail)]
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    values = [
+        field.get_db_prep_save(field.pre_save(email, add=True), connection) for field in fields
+    ]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"ON CONFLICT ({quote(meta.get_field('dedup_key').column)}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    email.pk = row[0]
+    email._state.adding = False
+    email._state.db = connection.alias
+    return True
 
 
 def publish_email(*, email_id: int, countdown: float | None = None) -> bool:
