@@ -305,6 +305,9 @@ def main() -> None:
         [
             str(Path(PYTHON).parent / "gunicorn"),
             "mva.wsgi:application",
+            # The production settings (worker class, timeouts); bind and workers as asked.
+            "--config",
+            str(ROOT / "gunicorn.conf.py"),
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
