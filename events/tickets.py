@@ -1,12 +1,18 @@
 """The ticket as a QR code (segno). The code holds the check-in URL with the secret ticket code."""
 
+import hashlib
 import io
 
 import segno
 from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
 
 from .models import Registration
+
+# A ticket's QR code never changes, and drawing one costs more CPU than the rest of the
+# registration page (segno tries eight masks in pure Python), so each drawing is kept a while.
+QR_CACHE_SECONDS = 30 * 24 * 60 * 60
 
 
 def check_in_url(*, registration: Registration) -> str:
@@ -14,19 +20,23 @@ def check_in_url(*, registration: Registration) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
+def _drawn(url: str, kind: str, scale: int, **options) -> bytes:
+    key = f"ticket-qr:{kind}:{scale}:{hashlib.sha256(url.encode()).hexdigest()}"
+    drawing = cache.get(key)
+    if drawing is None:
+        buffer = io.BytesIO()
+        segno.make(url, error="m").save(buffer, kind=kind, scale=scale, border=2, **options)
+        drawing = buffer.getvalue()
+        cache.set(key, drawing, QR_CACHE_SECONDS)
+    return drawing
+
+
 def ticket_qr_png(*, registration: Registration, scale: int = 6) -> bytes:
     """PNG of the ticket QR code, for e-mail (inline) and download."""
-    buffer = io.BytesIO()
-    segno.make(check_in_url(registration=registration), error="m").save(
-        buffer, kind="png", scale=scale, border=2
-    )
-    return buffer.getvalue()
+    return _drawn(check_in_url(registration=registration), "png", scale)
 
 
 def ticket_qr_svg(*, registration: Registration, scale: int = 6) -> str:
     """SVG of the ticket QR code, for the registration page (no JavaScript, crisp on phones)."""
-    buffer = io.BytesIO()
-    segno.make(check_in_url(registration=registration), error="m").save(
-        buffer, kind="svg", scale=scale, border=2, xmldecl=False, svgns=True, title="Ticket"
-    )
-    return buffer.getvalue().decode()
+    url = check_in_url(registration=registration)
+    return _drawn(url, "svg", scale, xmldecl=False, svgns=True, title="Ticket").decode()

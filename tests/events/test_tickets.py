@@ -1,0 +1,48 @@
+"""The ticket QR code: what it encodes, and that a drawing is reused."""
+
+import pytest
+
+from events import tickets
+from tests.factories import RegistrationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_code_holds_the_check_in_url_with_the_ticket_code(settings):
+    settings.SITE_URL = "https://events.mva.org"
+    registration = RegistrationFactory()
+    url = tickets.check_in_url(registration=registration)
+    assert url == f"https://events.mva.org/registrations/{registration.ticket_code}/check-in/"
+
+
+@pytest.mark.parametrize("kind", ["png", "svg"])
+def test_a_drawing_is_reused_and_differs_per_ticket(kind, monkeypatch):
+    draw = {"png": tickets.ticket_qr_png, "svg": tickets.ticket_qr_svg}[kind]
+    first, second = RegistrationFactory(), RegistrationFactory()
+    drawings = []
+    real_make = tickets.segno.make
+    monkeypatch.setattr(
+        tickets.segno, "make", lambda *a, **k: drawings.append(a) or real_make(*a, **k)
+    )
+
+    once = draw(registration=first)
+    again = draw(registration=first)
+    other = draw(registration=second)
+
+    assert once == again and once != other
+    assert len(drawings) == 2  # the second request for the first ticket was not drawn again
+
+
+def test_a_changed_site_address_draws_a_new_code(settings):
+    registration = RegistrationFactory()
+    settings.SITE_URL = "https://old.example.org"
+    old = tickets.ticket_qr_svg(registration=registration)
+    settings.SITE_URL = "https://events.mva.org"
+    assert tickets.ticket_qr_svg(registration=registration) != old
+
+
+def test_the_png_is_a_png_and_the_svg_an_inline_svg():
+    registration = RegistrationFactory()
+    assert tickets.ticket_qr_png(registration=registration).startswith(b"\x89PNG\r\n\x1a\n")
+    svg = tickets.ticket_qr_svg(registration=registration)
+    assert svg.startswith("<svg") and "<title>Ticket</title>" in svg
