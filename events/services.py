@@ -108,6 +108,18 @@ class RegistrationOutcome:
 # --- Registering ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Registrant:
+    """Who is registering, as the registration will record them."""
+
+    user: object | None  # None for a guest entered by staff
+    first_name: str
+    last_name: str
+    email: str
+    job_title: str
+    affiliations: Sequence[Affiliation]
+
+
 def register_for_event(
     *,
     event_id: int,
@@ -134,14 +146,17 @@ def register_for_event(
     # Resolved before the lock: nothing under the lock that need not be there.
     if affiliations is None:
         affiliations = verified_affiliations(user=user)
-    return _register(
-        event_id=event_id,
+    registrant = _Registrant(
         user=user,
         first_name=user.first_name,
         last_name=user.last_name,
         email=user.email,
         job_title=user.job_title,
         affiliations=affiliations,
+    )
+    return _register(
+        registrant=registrant,
+        event_id=event_id,
         details=details,
         now=now,
         check_window=True,
@@ -174,20 +189,30 @@ def register_guest(
     if not local or not domain:
         raise ValueError(_("Enter a valid e-mail address."))
     affiliation = affiliation_for_address(email=email)
-    logger.info("Guest %s registered for event %s by %s", email, event_id, registered_by)
-    return _register(
-        event_id=event_id,
+    registrant = _Registrant(
         user=None,
         first_name=first_name,
         last_name=last_name,
         email=email,
         job_title=job_title,
         affiliations=[affiliation] if affiliation else [],
+    )
+    outcome = _register(
+        registrant=registrant,
+        event_id=event_id,
         details=details,
         now=now,
         check_window=not ignore_window,
         require_billing=require_billing,
     )
+    if outcome.created:
+        logger.info(
+            "Guest registration %s for event %s entered by user %s",
+            outcome.registration.pk,
+            event_id,
+            getattr(registered_by, "pk", None),
+        )
+    return outcome
 
 
 def _lock_event(event_id: int) -> Event:
@@ -252,13 +277,8 @@ def _billing_missing(details: RegistrationDetails) -> bool:
 
 def _register(
     *,
+    registrant: _Registrant,
     event_id: int,
-    user,
-    first_name: str,
-    last_name: str,
-    email: str,
-    job_title: str,
-    affiliations: Sequence[Affiliation],
     details: RegistrationDetails,
     now: datetime.datetime | None,
     check_window: bool,
@@ -267,13 +287,8 @@ def _register(
     try:
         with transaction.atomic():
             return _register_locked(
+                registrant=registrant,
                 event_id=event_id,
-                user=user,
-                first_name=first_name,
-                last_name=last_name,
-                email=email,
-                job_title=job_title,
-                affiliations=affiliations,
                 details=details,
                 now=now,
                 check_window=check_window,
@@ -283,7 +298,9 @@ def _register(
         # A concurrent duplicate (same person or address) won the race; the unique
         # constraints stopped ours. The winner's registration is the answer. Anything else
         # (a capacity check violation) is a real error and propagates.
-        existing = _active_registration(event_id=event_id, user=user, email=email)
+        existing = _active_registration(
+            event_id=event_id, user=registrant.user, email=registrant.email
+        )
         if existing is None or not _is_duplicate_violation(error):
             raise
         return RegistrationOutcome(registration=existing, created=False)
@@ -297,13 +314,8 @@ def _is_duplicate_violation(error: IntegrityError) -> bool:
 
 def _register_locked(
     *,
+    registrant: _Registrant,
     event_id: int,
-    user,
-    first_name: str,
-    last_name: str,
-    email: str,
-    job_title: str,
-    affiliations: Sequence[Affiliation],
     details: RegistrationDetails,
     now: datetime.datetime | None,
     check_window: bool,
@@ -315,14 +327,16 @@ def _register_locked(
         raise RegistrationError("not_open")
     if check_window and registration_window_state(event=event, now=moment) is not None:
         raise RegistrationError("closed")
-    existing = _active_registration(event_id=event.pk, user=user, email=email)
+    existing = _active_registration(event_id=event.pk, user=registrant.user, email=registrant.email)
     if existing is not None:
         return RegistrationOutcome(registration=existing, created=False)
 
     # The reason is stored as text, so it is written in the registrant's language (not, for a
     # guest entered by staff, in the staff member's).
     with translation.override(details.language or settings.LANGUAGE_CODE):
-        decision: AdmissionDecision = decide_admission(event=event, affiliations=affiliations)
+        decision: AdmissionDecision = decide_admission(
+            event=event, affiliations=registrant.affiliations
+        )
     fee_due = decision.price > 0
     if fee_due and require_billing and _billing_missing(details):
         raise RegistrationError("billing_required")
@@ -337,11 +351,11 @@ def _register_locked(
     institution = decision.institution
     registration = Registration(
         event=event,
-        user=user,
-        first_name=first_name or "",
-        last_name=last_name or "",
-        email=email,
-        job_title=job_title or "",
+        user=registrant.user,
+        first_name=registrant.first_name or "",
+        last_name=registrant.last_name or "",
+        email=registrant.email,
+        job_title=registrant.job_title or "",
         institution=institution,
         institution_name=institution.name if institution else "",
         category=decision.category,
