@@ -27,11 +27,10 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.text import Truncator, smart_split, unescape_string_literal
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportActionMixin
@@ -847,48 +846,6 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
 # --- Events -------------------------------------------------------------------------------------
 
 
-def _unique_copy_slug(slug: str) -> str:
-    base = f"{slug[:90]}-copy"
-    candidate, number = base, 1
-    while Event.objects.filter(slug=candidate).exists():
-        number += 1
-        candidate = f"{base}-{number}"
-    return candidate
-
-
-@transaction.atomic
-def duplicate_event(*, event_id: int) -> Event:
-    """A draft copy of an event and its programme, for next year's edition.
-
-    Guarantees: a new unique slug, the title marked "(copy)", status draft, no registrations
-    and zero counters; the original is untouched.
-    """
-    source = Event.objects.get(pk=event_id)
-    programme = list(source.programme.all())
-    copy = Event.objects.get(pk=event_id)
-    copy.pk = None
-    copy._state.adding = True
-    copy.title = Truncator(gettext("%(title)s (copy)") % {"title": source.title}).chars(200)
-    copy.slug = _unique_copy_slug(source.slug)
-    copy.status = Event.Status.DRAFT
-    copy.confirmed_count = 0
-    copy.waitlisted_count = 0
-    copy.created_at = copy.updated_at = timezone.now()
-    copy.save(force_insert=True)
-    ProgrammeItem.objects.bulk_create(
-        ProgrammeItem(
-            event=copy,
-            starts_at=item.starts_at,
-            ends_at=item.ends_at,
-            title=item.title,
-            speakers=item.speakers,
-            description=item.description,
-        )
-        for item in programme
-    )
-    return copy
-
-
 class ProgrammeItemInline(admin.TabularInline):
     model = ProgrammeItem
     fields = ["starts_at", "ends_at", "title", "speakers", "description"]
@@ -1174,7 +1131,8 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
     @admin.action(description=_("Duplicate"), permissions=["add"])
     def duplicate_selected(self, request, queryset: QuerySet[Event]):
         copies = [
-            duplicate_event(event_id=event_id) for event_id in queryset.values_list("pk", flat=True)
+            services.duplicate_event(event_id=event_id)
+            for event_id in queryset.values_list("pk", flat=True)
         ]
         links = format_html_join(
             ", ",

@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone, translation
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from members.affiliation import (
@@ -31,7 +32,7 @@ from members.affiliation import (
 )
 
 from . import notifications
-from .models import AdmissionCategory, Event, Registration
+from .models import AdmissionCategory, Event, ProgrammeItem, Registration
 from .pricing import AdmissionDecision, decide_admission
 
 logger = logging.getLogger(__name__)
@@ -612,3 +613,48 @@ def erase_special_category_data(
         .filter(~Q(dietary_needs="") | ~Q(accessibility_needs=""))
         .update(dietary_needs="", accessibility_needs="", special_needs_erased_at=moment)
     )
+
+
+# --- Events ------------------------------------------------------------------------------------
+
+
+def _unique_copy_slug(slug: str) -> str:
+    base = f"{slug[:90]}-copy"
+    candidate, number = base, 1
+    while Event.objects.filter(slug=candidate).exists():
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
+
+
+@transaction.atomic
+def duplicate_event(*, event_id: int) -> Event:
+    """A draft copy of an event and its programme, for next year's edition.
+
+    Guarantees: a new unique slug, the title marked "(copy)", status draft, no registrations
+    and zero counters; the original is untouched.
+    """
+    source = Event.objects.get(pk=event_id)
+    programme = list(source.programme.all())
+    copy = Event.objects.get(pk=event_id)
+    copy.pk = None
+    copy._state.adding = True
+    copy.title = Truncator(_("%(title)s (copy)") % {"title": source.title}).chars(200)
+    copy.slug = _unique_copy_slug(source.slug)
+    copy.status = Event.Status.DRAFT
+    copy.confirmed_count = 0
+    copy.waitlisted_count = 0
+    copy.created_at = copy.updated_at = timezone.now()
+    copy.save(force_insert=True)
+    ProgrammeItem.objects.bulk_create(
+        ProgrammeItem(
+            event=copy,
+            starts_at=item.starts_at,
+            ends_at=item.ends_at,
+            title=item.title,
+            speakers=item.speakers,
+            description=item.description,
+        )
+        for item in programme
+    )
+    return copy

@@ -8,8 +8,8 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from events import reports, services
-from events.admin import duplicate_event
 from events.models import AdmissionCategory, Event, ProgrammeItem, Registration
+from events.services import duplicate_event
 from outbox.models import OutgoingEmail
 from tests.factories import (
     EventFactory,
