@@ -89,6 +89,18 @@ def _decision_for(event: Event, affiliation: Affiliation | None) -> AdmissionDec
     )
 
 
+def price_list(*, event: Event) -> list[tuple[str, Decimal]]:
+    """The event's price for each admission category, best first, for the price table; the
+    same rule as `decide_admission` (member-university staff pay the member price when the
+    event switches free admission off)."""
+    staff_price = Decimal("0.00") if event.member_university_staff_free else event.member_price
+    return [
+        (AdmissionCategory.MEMBER_UNIVERSITY_STAFF.label, staff_price),
+        (AdmissionCategory.MEMBER.label, event.member_price),
+        (AdmissionCategory.NON_MEMBER.label, event.standard_price),
+    ]
+
+
 def decide_admission(*, event: Event, affiliations: Sequence[Affiliation]) -> AdmissionDecision:
     """The best admission among a person's verified affiliations.
 

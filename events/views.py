@@ -24,8 +24,8 @@ from members.models import Network
 from . import services
 from .calendar import event_calendar
 from .forms import RegistrationForm
-from .models import AdmissionCategory, Event, Registration
-from .pricing import decide_admission, decide_admission_for_user
+from .models import Event, Registration
+from .pricing import decide_admission, decide_admission_for_user, price_list
 from .tickets import ticket_qr_png, ticket_qr_svg
 
 # How many past events the list shows; older ones are history, not news.
@@ -70,16 +70,6 @@ def _position(registration: Registration) -> int | None:
     if registration.status != Registration.Status.WAITLISTED:
         return None
     return registration.people_ahead + 1
-
-
-def _category_prices(event: Event) -> list[tuple[str, object]]:
-    """The event's price for each admission category, for the price table."""
-    staff_price = 0 if event.member_university_staff_free else event.member_price
-    return [
-        (AdmissionCategory.MEMBER_UNIVERSITY_STAFF.label, staff_price),
-        (AdmissionCategory.MEMBER.label, event.member_price),
-        (AdmissionCategory.NON_MEMBER.label, event.standard_price),
-    ]
 
 
 # --- Events -----------------------------------------------------------------------------------
@@ -153,7 +143,7 @@ def event_detail(request, slug):
             "state": services.registration_state(event=event, now=now),
             "decision": decision,
             "registration": registration,
-            "category_prices": _category_prices(event),
+            "category_prices": price_list(event=event),
             "can_see_participants": can_see_participants,
         },
     )

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from events.models import AdmissionCategory
-from events.pricing import decide_admission, decide_admission_for_user
+from events.pricing import decide_admission, decide_admission_for_user, price_list
 from members.affiliation import verified_affiliations
 from members.models import Institution, InstitutionDomain
 from tests.factories import (
@@ -265,3 +265,27 @@ def test_decision_runs_no_queries_on_prefetched_affiliations(
     with django_assert_num_queries(0):
         decision = decide_admission(event=event, affiliations=affiliations)
     assert decision.category == FREE
+
+
+@pytest.mark.parametrize(
+    ("free", "expected"),
+    [
+        (True, [Decimal("0.00"), Decimal("500.00"), Decimal("1200.00")]),
+        (False, [Decimal("500.00"), Decimal("500.00"), Decimal("1200.00")]),
+    ],
+)
+def test_the_price_list_follows_the_same_rule(db, free, expected):
+    """The event page's table: member-university staff pay the member price when free
+    admission is switched off, as decide_admission says."""
+    event = EventFactory(
+        member_university_staff_free=free,
+        member_price=Decimal("500.00"),
+        standard_price=Decimal("1200.00"),
+    )
+    listed = price_list(event=event)
+    assert [label for label, _price in listed] == [
+        AdmissionCategory.MEMBER_UNIVERSITY_STAFF.label,
+        AdmissionCategory.MEMBER.label,
+        AdmissionCategory.NON_MEMBER.label,
+    ]
+    assert [price for _label, price in listed] == expected
