@@ -39,6 +39,7 @@ from members.models import Institution
 from outbox.models import OutgoingEmail
 
 from . import notifications, reports, services
+from .forms import EanNumberField
 from .models import Event, ProgrammeItem, Registration
 from .resources import EXPORT_FORMATS, RegistrationResource
 
@@ -212,6 +213,7 @@ class RegistrationChangeForm(forms.ModelForm):
 
     class Meta:
         model = Registration
+        field_classes = {"billing_ean_number": EanNumberField}
         fields = [
             "first_name",
             "last_name",
@@ -298,12 +300,7 @@ class GuestRegistrationForm(ErrorsDescribeFieldsMixin, forms.Form):
     billing_po_reference = forms.CharField(
         label=_("Purchase-order reference"), max_length=100, required=False
     )
-    billing_ean_number = forms.RegexField(
-        label=_("EAN number"),
-        regex=r"^\d{13}$",
-        required=False,
-        error_messages={"invalid": _("An EAN number has exactly 13 digits.")},
-    )
+    billing_ean_number = EanNumberField(label=_("EAN number"), required=False)
     without_billing = forms.BooleanField(
         label=_("Register without invoice details"),
         required=False,

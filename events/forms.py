@@ -5,8 +5,9 @@ is decided by events.services (which calls events.pricing).
 """
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from .models import validate_ean_number
 
 # Billing fields exist on the form only when the visitor's decided price is above zero.
 BILLING_FIELDS = (
@@ -18,10 +19,13 @@ BILLING_FIELDS = (
 )
 
 
-def ean_check_digit_is_valid(digits: str) -> bool:
-    """GS1 mod-10 check of a 13-digit EAN/GLN: weights 1,3,1,3,… from the left."""
-    total = sum(int(digit) * (3 if position % 2 else 1) for position, digit in enumerate(digits))
-    return total % 10 == 0
+class EanNumberField(forms.CharField):
+    """An EAN number as people type it (spaces allowed), checked by the model's validator."""
+
+    default_validators = [validate_ean_number]
+
+    def to_python(self, value):
+        return "".join(super().to_python(value).split())
 
 
 class RegistrationForm(forms.Form):
@@ -62,9 +66,8 @@ class RegistrationForm(forms.Form):
         required=False,
         help_text=_("Optional; printed on the invoice."),
     )
-    billing_ean_number = forms.CharField(
+    billing_ean_number = EanNumberField(
         label=_("EAN number"),
-        max_length=20,
         required=False,
         help_text=_("Danish public institutions: the 13-digit EAN location number. Optional."),
     )
@@ -78,23 +81,6 @@ class RegistrationForm(forms.Form):
         else:
             for name in BILLING_FIELDS:
                 del self.fields[name]
-
-    def clean_billing_ean_number(self):
-        value = "".join(self.cleaned_data.get("billing_ean_number", "").split())
-        if not value:
-            return ""
-        if not value.isdecimal() or not value.isascii() or len(value) != 13:
-            raise ValidationError(
-                _("An EAN number has exactly 13 digits (you entered %(count)d characters)."),
-                code="ean_length",
-                params={"count": len(value)},
-            )
-        if not ean_check_digit_is_valid(value):
-            raise ValidationError(
-                _("This EAN number's last digit does not match; please check it for typos."),
-                code="ean_check_digit",
-            )
-        return value
 
     def billing_fields(self):
         return [self[name] for name in BILLING_FIELDS if name in self.fields]

@@ -2,6 +2,7 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -173,6 +174,28 @@ class ProgrammeItem(models.Model):
         return self.title
 
 
+def ean_check_digit_is_valid(digits: str) -> bool:
+    """GS1 mod-10 check of a 13-digit EAN/GLN: weights 1,3,1,3,… from the left."""
+    total = sum(int(digit) * (3 if position % 2 else 1) for position, digit in enumerate(digits))
+    return total % 10 == 0
+
+
+def validate_ean_number(value: str) -> None:
+    """A Danish EAN location number: 13 ASCII digits with a valid check digit. Every form
+    that writes the field (the registration form, the admin's) applies it."""
+    if not (len(value) == 13 and value.isascii() and value.isdecimal()):
+        raise ValidationError(
+            _("An EAN number has exactly 13 digits (you entered %(count)d characters)."),
+            code="ean_length",
+            params={"count": len(value)},
+        )
+    if not ean_check_digit_is_valid(value):
+        raise ValidationError(
+            _("This EAN number's last digit does not match; please check it for typos."),
+            code="ean_check_digit",
+        )
+
+
 def new_ticket_code() -> str:
     # 24 random bytes: 192 bits, well above the 128 the design asks for; URL-safe.
     return secrets.token_urlsafe(24)
@@ -259,7 +282,9 @@ class Registration(models.Model):
     billing_po_reference = models.CharField(
         _("purchase-order reference"), max_length=100, blank=True
     )
-    billing_ean_number = models.CharField(_("EAN number"), max_length=13, blank=True)
+    billing_ean_number = models.CharField(
+        _("EAN number"), max_length=13, blank=True, validators=[validate_ean_number]
+    )
 
     ticket_code = models.CharField(
         _("ticket code"), max_length=64, unique=True, default=new_ticket_code, editable=False

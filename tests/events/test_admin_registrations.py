@@ -7,6 +7,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from events import services
@@ -616,3 +617,37 @@ def test_draft_events_are_not_offered_for_guests(client, staff):
     draft = EventFactory(status="draft")
     response = client.post(ADD, guest_form(draft))
     assert "event" in response.context["form"].errors
+
+
+# --- EAN numbers: one rule for every form that writes them ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored", "error"),
+    [
+        ("5790000000067", "5790000000067", None),
+        ("579 0000 000 067", "5790000000067", None),  # as printed on invoices
+        ("", "", None),
+        ("579000000006", None, "exactly 13 digits"),
+        ("5790000000068", None, "last digit does not match"),
+    ],
+)
+@pytest.mark.parametrize("form_name", ["RegistrationChangeForm", "GuestRegistrationForm"])
+def test_admin_forms_check_ean_numbers_like_the_public_form(form_name, typed, stored, error):
+    from events import admin as events_admin
+
+    form_class = getattr(events_admin, form_name)
+    field = form_class.base_fields["billing_ean_number"]
+    if error is None:
+        assert field.clean(typed) == stored
+    else:
+        with pytest.raises(ValidationError) as raised:
+            field.clean(typed)
+        assert error in " ".join(raised.value.messages)
+
+
+def test_the_model_refuses_a_bad_ean_number_whatever_form_wrote_it():
+    registration = RegistrationFactory(billing_ean_number="5790000000068")
+    with pytest.raises(ValidationError) as raised:
+        registration.full_clean()
+    assert "billing_ean_number" in raised.value.message_dict

@@ -12,8 +12,7 @@ from django.utils import timezone
 from icalendar import Calendar
 
 from events import services
-from events.forms import ean_check_digit_is_valid
-from events.models import Event, Registration
+from events.models import Event, Registration, ean_check_digit_is_valid
 from members.models import Institution
 from tests.factories import (
     PASSWORD,
