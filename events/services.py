@@ -296,9 +296,10 @@ def _register(
                 require_billing=require_billing,
             )
     except IntegrityError as error:
-        # A concurrent duplicate (same person or address) won the race; the unique
-        # constraints stopped ours. The winner's registration is the answer. Anything else
-        # (a capacity check violation) is a real error and propagates.
+        # The person (or address) already has an active registration, made earlier or by a
+        # concurrent request: the unique constraints stopped this one and rolled its
+        # transaction back, so nothing was counted or queued. The existing registration is
+        # the answer. Anything else (a capacity check violation) is a real error.
         existing = _active_registration(
             event_id=event_id, user=registrant.user, email=registrant.email
         )
@@ -328,9 +329,10 @@ def _register_locked(
         raise RegistrationError("not_open")
     if check_window and registration_window_state(event=event, now=moment) is not None:
         raise RegistrationError("closed")
-    existing = _active_registration(event_id=event.pk, user=registrant.user, email=registrant.email)
-    if existing is not None:
-        return RegistrationOutcome(registration=existing, created=False)
+    # Registering twice is not looked up first: the partial unique constraints reject the
+    # second insert, and _register answers with the first registration. That saves the
+    # common path a query under the lock. Only before refusing (below) is it looked up, so
+    # someone already registered hears that rather than "full".
 
     # The reason is stored as text, so it is written in the registrant's language (not, for a
     # guest entered by staff, in the staff member's).
@@ -339,15 +341,22 @@ def _register_locked(
             event=event, affiliations=registrant.affiliations
         )
     fee_due = decision.price > 0
-    if fee_due and require_billing and _billing_missing(details):
-        raise RegistrationError("billing_required")
-
     if event.capacity is None or event.confirmed_count < event.capacity:
         status = Registration.Status.CONFIRMED
     elif event.has_waiting_list:
         status = Registration.Status.WAITLISTED
     else:
-        raise RegistrationError("full")
+        status = None
+    refusal = "full" if status is None else None
+    if fee_due and require_billing and _billing_missing(details):
+        refusal = "billing_required"
+    if refusal is not None:
+        existing = _active_registration(
+            event_id=event.pk, user=registrant.user, email=registrant.email
+        )
+        if existing is not None:
+            return RegistrationOutcome(registration=existing, created=False)
+        raise RegistrationError(refusal)
 
     institution = decision.institution
     registration = Registration(

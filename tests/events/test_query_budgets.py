@@ -133,10 +133,11 @@ def test_registration_page(client, django_assert_num_queries, user):
     ("outcome", "budget"),
     [
         # The view: the event, the price decision (3 queries), handed to the service; the
-        # service: savepoint, locked event, existing registration, insert, counter, outbox row
-        # (one INSERT … ON CONFLICT DO NOTHING), release.
-        (Registration.Status.CONFIRMED, SIGNED_IN + 11),
-        (Registration.Status.WAITLISTED, SIGNED_IN + 12),  # … and the position on the list
+        # service: savepoint, locked event, insert (the unique constraints, not a look-up,
+        # catch a second registration), counter, outbox row (one INSERT … ON CONFLICT DO
+        # NOTHING), release.
+        (Registration.Status.CONFIRMED, SIGNED_IN + 10),
+        (Registration.Status.WAITLISTED, SIGNED_IN + 11),  # … and the position on the list
     ],
 )
 def test_registration_post(client, django_assert_num_queries, member_staff, outcome, budget):

@@ -270,27 +270,42 @@ def test_re_registering_after_cancelling_makes_a_new_registration():
     assert_counters_match(event)
 
 
-def test_a_concurrent_duplicate_becomes_the_existing_registration(monkeypatch):
-    """The unique constraint catches a duplicate the in-lock check missed (as a concurrent
-    request without the lock would); the caller gets the winner, not an error."""
+def test_a_duplicate_is_stopped_by_the_constraint_and_becomes_the_existing_registration(
+    monkeypatch,
+):
+    """No look-up precedes the insert: the unique constraint stops the second registration
+    (made earlier or concurrently), its transaction is rolled back, and the caller gets the
+    first one, not an error, with nothing counted or queued twice."""
     event = EventFactory()
     user = UserFactory()
     winner = register(event, user).registration
     real_lookup = services._active_registration
     calls = []
 
-    def miss_once(**kwargs):
+    def recorded(**kwargs):
         calls.append(kwargs)
-        return None if len(calls) == 1 else real_lookup(**kwargs)
+        return real_lookup(**kwargs)
 
-    monkeypatch.setattr(services, "_active_registration", miss_once)
+    monkeypatch.setattr(services, "_active_registration", recorded)
     outcome = register(event, user)
-    assert len(calls) == 2
+    assert len(calls) == 1  # only after the constraint refused the insert
     assert outcome.created is False
     assert outcome.registration.pk == winner.pk
     assert Registration.objects.count() == 1
     assert OutgoingEmail.objects.count() == 1
     assert_counters_match(event)
+
+
+def test_someone_already_registered_hears_so_rather_than_full():
+    event = EventFactory(capacity=1, has_waiting_list=False)
+    user = UserFactory()
+    first = register(event, user).registration
+    again = register(event, user)
+    assert again.created is False
+    assert again.registration == first
+    with pytest.raises(RegistrationError) as refused:
+        register(event, UserFactory())
+    assert refused.value.code == "full"
 
 
 def test_registration_by_another_account_with_a_guest_address_returns_the_guest_row():
@@ -698,9 +713,10 @@ def test_register_runs_a_fixed_number_of_queries(existing, django_assert_num_que
     assert outcome.registration.category == AdmissionCategory.MEMBER_UNIVERSITY_STAFF
 
 
-# Affiliations 3 (addresses, domains, memberships); savepoint; lock; existing registration;
-# insert; counter; outbox (one INSERT … ON CONFLICT DO NOTHING); release.
-QUERIES_PER_REGISTRATION = 10
+# Affiliations 3 (addresses, domains, memberships); savepoint; lock; insert (no look-up for an
+# existing registration: the unique constraints catch one); counter; outbox (one INSERT … ON
+# CONFLICT DO NOTHING); release.
+QUERIES_PER_REGISTRATION = 9
 
 
 _HOUR = datetime.timedelta(hours=1)
