@@ -58,13 +58,7 @@ def format_moment(*, moment) -> str:
 def waiting_list_position(*, registration: Registration) -> int:
     """1 for the first person in line: wait-listed registrations of the event that arrived
     earlier (by created_at, then id), plus one."""
-    ahead = (
-        Registration.objects.waitlisted()
-        .filter(event_id=registration.event_id, created_at__lte=registration.created_at)
-        .exclude(created_at=registration.created_at, id__gte=registration.pk)
-        .count()
-    )
-    return ahead + 1
+    return Registration.objects.waitlisted_ahead_of(registration).count() + 1
 
 
 def _registration(email: OutgoingEmail) -> Registration:

@@ -211,6 +211,15 @@ class RegistrationQuerySet(models.QuerySet):
     def waitlisted(self):
         return self.filter(status=Registration.Status.WAITLISTED)
 
+    def waitlisted_ahead_of(self, registration):
+        """Wait-listed registrations of the same event that arrived earlier: by created_at,
+        then id, the order in which the service promotes."""
+        return self.waitlisted().filter(
+            Q(created_at__lt=registration.created_at)
+            | Q(created_at=registration.created_at, id__lt=registration.pk),
+            event_id=registration.event_id,
+        )
+
 
 class Registration(models.Model):
     """One person at one event, with a snapshot of who they were and what they pay."""

@@ -67,9 +67,18 @@ def _with_waiting_list_position(queryset):
 
 
 def _position(registration: Registration) -> int | None:
+    """From the annotation of `_with_waiting_list_position` (for lists)."""
     if registration.status != Registration.Status.WAITLISTED:
         return None
     return registration.people_ahead + 1
+
+
+def _position_of(registration: Registration) -> int | None:
+    """For one registration: a COUNT, run only when it is wait-listed (compiling the
+    annotation costs more CPU than the count itself)."""
+    if registration.status != Registration.Status.WAITLISTED:
+        return None
+    return Registration.objects.waitlisted_ahead_of(registration).count() + 1
 
 
 # --- Events -----------------------------------------------------------------------------------
@@ -124,14 +133,13 @@ def event_detail(request, slug):
     if request.user.is_authenticated:
         decision = decide_admission_for_user(event=event, user=request.user)
         registration = (
-            _with_waiting_list_position(
-                Registration.objects.active().filter(event=event, user=request.user)
-            )
+            Registration.objects.active()
+            .filter(event=event, user=request.user)
             .order_by("-created_at")
             .first()
         )
         if registration is not None:
-            registration.position = _position(registration)
+            registration.position = _position_of(registration)
             if registration.status == Registration.Status.CONFIRMED:
                 can_see_participants = True
     return render(
@@ -204,10 +212,15 @@ def register(request, slug):
     event = _event_for_visitor(request, slug)
     if request.method == "GET":
         # A POST needs no look-up: registering twice returns the existing registration.
-        existing = Registration.objects.active().filter(event=event, user=request.user).first()
-        if existing is not None:
+        existing_code = (
+            Registration.objects.active()
+            .filter(event=event, user=request.user)
+            .values_list("ticket_code", flat=True)
+            .first()
+        )
+        if existing_code is not None:
             messages.info(request, _("You are already registered for this event."))
-            return redirect(existing)
+            return redirect("events:registration", ticket_code=existing_code)
 
     affiliations = verified_affiliations(user=request.user)
     decision = decide_admission(event=event, affiliations=affiliations)
@@ -269,9 +282,7 @@ def _after_registering(request, outcome: services.RegistrationOutcome):
             % {"event": event_title},
         )
     else:
-        position = _position(
-            _with_waiting_list_position(Registration.objects.filter(pk=registration.pk)).get()
-        )
+        position = _position_of(registration)
         messages.warning(
             request,
             _(
@@ -311,11 +322,9 @@ def my_registrations(request):
 def _own_registration(request, ticket_code: str) -> Registration:
     """The signed-in person's registration with this code; anyone else's is a 404, so a
     code neither leaks whose it is nor whether it exists."""
-    queryset = _with_waiting_list_position(
-        Registration.objects.select_related("event", "event__network", "institution")
-    )
+    queryset = Registration.objects.select_related("event", "event__network", "institution")
     registration = get_object_or_404(queryset, ticket_code=ticket_code, user=request.user)
-    registration.position = _position(registration)
+    registration.position = _position_of(registration)
     return registration
 
 

@@ -83,6 +83,8 @@ def test_event_list(client, django_assert_num_queries, user, signed_in, budget):
         # … the verified addresses, their domains, the memberships, the own registration
         ("member_staff", SIGNED_IN + 6),
         ("attendee", SIGNED_IN + 6),
+        # … and the place on the waiting list (a count, only for a wait-listed visitor)
+        ("waitlisted", SIGNED_IN + 7),
     ],
 )
 def test_event_detail(client, django_assert_num_queries, member_staff, who, budget):
@@ -93,12 +95,19 @@ def test_event_detail(client, django_assert_num_queries, member_staff, who, budg
         for _ in range(count):
             ProgrammeItemFactory(event=event)
             RegistrationFactory(event=event)
+            RegistrationFactory(event=event, status=Registration.Status.WAITLISTED)
         if who == "attendee":
             RegistrationFactory(event=event, user=member_staff)
+        if who == "waitlisted":
+            RegistrationFactory(
+                event=event, user=member_staff, status=Registration.Status.WAITLISTED
+            )
         with django_assert_num_queries(budget):
             response = client.get(event.get_absolute_url())
         assert response.status_code == 200
         assert len(response.context["programme"]) == count
+        if who == "waitlisted":
+            assert response.context["registration"].position == count + 1
 
 
 def test_my_registrations(client, django_assert_num_queries, user):
@@ -113,20 +122,28 @@ def test_my_registrations(client, django_assert_num_queries, user):
         assert len(response.context["upcoming"]) + len(response.context["past"]) == total
 
 
-def test_registration_page(client, django_assert_num_queries, user):
+@pytest.mark.parametrize(
+    ("status", "budget"),
+    [
+        # the registration with its event, network and institution
+        (Registration.Status.CONFIRMED, SIGNED_IN + 1),
+        # … and its place on the waiting list
+        (Registration.Status.WAITLISTED, SIGNED_IN + 2),
+    ],
+)
+def test_registration_page(client, django_assert_num_queries, user, status, budget):
     client.force_login(user)
     for count in (FEW, MANY):
         event = EventFactory(capacity=count)
         for _ in range(count):
             ProgrammeItemFactory(event=event)
             RegistrationFactory(event=event, status=Registration.Status.WAITLISTED)
-        registration = RegistrationFactory(
-            event=event, user=user, status=Registration.Status.WAITLISTED
-        )
-        with django_assert_num_queries(SIGNED_IN + 1):
+        registration = RegistrationFactory(event=event, user=user, status=status)
+        with django_assert_num_queries(budget):
             response = client.get(registration.get_absolute_url())
         assert response.status_code == 200
-        assert response.context["registration"].position == count + 1
+        expected = count + 1 if status == Registration.Status.WAITLISTED else None
+        assert response.context["registration"].position == expected
 
 
 @pytest.mark.parametrize(
