@@ -96,18 +96,28 @@ REDIS_URL = env("REDIS_URL", default="")
 # The cache may be flushed (tests do; an operator may), so it can live in a Redis database
 # apart from the broker's queue: CACHE_URL, defaulting to REDIS_URL.
 CACHE_URL = env("CACHE_URL", default=REDIS_URL)
+# Template fragments that are the same for every visitor in a language and role (the
+# navigation, the footer) are kept in each process's memory: they change only with a deploy.
+TEMPLATE_FRAGMENTS_CACHE = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "template-fragments",
+}
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "mva.cache.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="mva"),
-        }
+        },
+        "template_fragments": TEMPLATE_FRAGMENTS_CACHE,
     }
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
     CELERY_TASK_ALWAYS_EAGER = False
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "template_fragments": TEMPLATE_FRAGMENTS_CACHE,
+    }
     # Without a broker, tasks run in-process so the embedded set-up needs no services.
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True

@@ -48,9 +48,10 @@ def _fast_password_hashing(settings):
 @pytest.fixture(autouse=True)
 def _fresh_cache_and_rate_limits():
     # allauth's rate limits and our caches live in Redis; tests must not see each other's.
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in ("default", "template_fragments"):
+        caches[alias].clear()
     yield
 
 

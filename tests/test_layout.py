@@ -156,6 +156,30 @@ def test_staff_see_the_back_office_link(client, staff_user):
     assert f'href="{reverse("admin:index")}"' in nav(client.get("/events/"))
 
 
+def test_the_cached_navigation_follows_each_visitors_role_and_language(user, staff_user):
+    """The navigation is rendered once per language and role and kept in the process; one
+    process serving an anonymous visitor, staff, an attendee and other languages in turn
+    gives each their own menu."""
+    anonymous, staff, attendee = Client(), Client(), Client()
+    staff.force_login(staff_user)
+    attendee.force_login(user)
+    back_office = f'href="{reverse("admin:index")}"'
+    for _round in range(2):
+        assert "Sign in<" in nav(anonymous.get("/events/"))
+        assert back_office in nav(staff.get("/events/"))
+        menu = nav(attendee.get("/events/"))
+        assert back_office not in menu
+        assert "Sign in<" not in menu
+        assert "Sign out" in menu
+    switch_language(attendee, "sv", next_url="/events/")
+    swedish = attendee.get("/events/")
+    assert html_lang(swedish) == "sv"
+    assert ">Evenemang</a>" in swedish.content.decode()
+    assert ">Events</a>" not in swedish.content.decode()
+    assert '<option value="sv" lang="sv" selected>' in swedish.content.decode()
+    assert '<option value="en" lang="en" selected>' in staff.get("/events/").content.decode()
+
+
 def test_account_pages_show_the_account_navigation_with_the_current_page(client, user):
     client.force_login(user)
 
