@@ -12,14 +12,20 @@ and a look-alike ("lu.se.evil.com", "evil-lu.se", "ⅼu.se") is a different one.
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from allauth.account.models import EmailAddress
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from .models import Institution, InstitutionDomain, Membership
+
+logger = logging.getLogger(__name__)
 
 # RFC 5321: a path is at most 256 octets including the angle brackets, a domain 253 without
 # its trailing dot. Longer input is not an address, and bounding it bounds the work below.
@@ -199,14 +205,76 @@ def affiliation_for_address(*, email: str) -> Affiliation | None:
     return affiliations_for_addresses(emails=[email]).get(email)
 
 
+# A person's affiliations take two or three queries to resolve, and the event page, the
+# registration form and the registration itself each need them. They change only when an
+# e-mail address, institution, domain or membership is written, so a resolution is cached,
+# stamped with a generation token, and every such write replaces the token (see
+# `forget_cached_affiliations` and members/signals.py): one write makes every cached
+# resolution stale at once, and none is ever used under a token older than the data.
+AFFILIATIONS_CACHE_SECONDS = 15 * 60
+_GENERATION_KEY = "members:affiliations:generation"
+
+
+def _resolution_key(user_id) -> str:
+    return f"members:affiliations:user:{user_id}"
+
+
+def _replace_generation() -> None:
+    cache.set(_GENERATION_KEY, uuid.uuid4().hex, None)
+
+
+def forget_cached_affiliations() -> None:
+    """Make every cached affiliation stale: now, and again when the current transaction
+    commits (a request that read the old rows before the commit may have cached them under
+    the token set now). Callers: members/signals.py for every saved or deleted address,
+    institution, domain and membership, and the bulk writes that send no signals."""
+    try:
+        _replace_generation()
+    except Exception:
+        logger.exception("Could not reset cached affiliations")
+    transaction.on_commit(_replace_generation)
+
+
 def verified_affiliations(*, user) -> list[Affiliation]:
     """The affiliations of every verified address of a user, primary address first, then
     by address.
 
-    An unverified address never counts. Runs at most three queries.
+    An unverified address never counts. Runs at most three queries; none when the answer
+    is cached and nothing it depends on was written since (see above). Without a cache
+    (Redis unreachable) it asks the database.
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return []
+    key = _resolution_key(user.pk)
+    try:
+        cached = cache.get_many([_GENERATION_KEY, key])
+        generation = cached.get(_GENERATION_KEY)
+        if generation is None:
+            # First use, or the cache was flushed: start a generation. Whoever loses a race
+            # to add it reads the winner's.
+            generation = uuid.uuid4().hex
+            if not cache.add(_GENERATION_KEY, generation, None):
+                generation = cache.get(_GENERATION_KEY)
+        stamped = cached.get(key)
+    except Exception:
+        logger.warning("Affiliations cache unavailable; resolving from the database")
+        return resolve_verified_affiliations(user=user)
+    if stamped is not None and generation is not None and stamped[0] == generation:
+        return stamped[1]
+    # The generation was read before the rows: if anything is written from here on, the
+    # token changes and this resolution is never used.
+    affiliations = resolve_verified_affiliations(user=user)
+    if generation is not None:
+        try:
+            cache.set(key, (generation, affiliations), AFFILIATIONS_CACHE_SECONDS)
+        except Exception:
+            logger.warning("Affiliations cache unavailable; not keeping a resolution")
+    return affiliations
+
+
+def resolve_verified_affiliations(*, user) -> list[Affiliation]:
+    """`verified_affiliations` from the database, bypassing the cache (at most three
+    queries)."""
     addresses = list(
         EmailAddress.objects.filter(user=user, verified=True)
         .order_by("-primary", "email")

@@ -13,6 +13,7 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 
+from .affiliation import forget_cached_affiliations
 from .models import Institution, InstitutionDomain, Membership, Network
 
 DEMO_MEMBERSHIP_NOTE = "Demo membership"
@@ -172,12 +173,16 @@ def _sync_demo_memberships(institution: Institution, wanted: list[tuple[date, da
         Membership.objects.filter(pk__in=stale).delete()
     Membership.objects.bulk_create(
         Membership(
-            institution=institution, starts_on=starts_on, ends_on=ends_on,
+            institution=institution,
+            starts_on=starts_on,
+            ends_on=ends_on,
             note=DEMO_MEMBERSHIP_NOTE,
         )
         for starts_on, ends_on in wanted
         if (starts_on, ends_on) not in existing
-    )  # fmt: skip
+    )
+    # bulk_create sends no signals (members/signals.py), so cached affiliations are reset here.
+    forget_cached_affiliations()
 
 
 @transaction.atomic

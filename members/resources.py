@@ -46,7 +46,7 @@ from django.utils.translation import gettext as _
 from import_export import resources, widgets
 from import_export.fields import Field
 
-from .affiliation import InvalidDomain, normalise_domain
+from .affiliation import InvalidDomain, forget_cached_affiliations, normalise_domain
 from .models import Institution, InstitutionDomain, Membership
 
 _ENTRY_SEPARATOR = re.compile(r"[;\n\r]+")
@@ -400,6 +400,8 @@ class InstitutionResource(resources.ModelResource):
             Membership(institution=institution, starts_on=p.starts_on, ends_on=p.ends_on)
             for p in to_create
         )
+        # bulk_create sends no signals (members/signals.py), so cached affiliations are reset here.
+        forget_cached_affiliations()
 
     # -- export -------------------------------------------------------------------------------
 

@@ -110,6 +110,23 @@ def test_event_detail(client, django_assert_num_queries, member_staff, who, budg
             assert response.context["registration"].position == count + 1
 
 
+def test_a_second_view_reuses_the_visitors_affiliations(
+    client, django_assert_num_queries, member_staff
+):
+    """The budgets above are for a first view; afterwards the price comes from cached
+    affiliations (members/affiliation.py) until an address, domain or membership changes."""
+    client.force_login(member_staff)
+    event = EventFactory()
+    client.get(event.get_absolute_url())
+    # the event, its programme, the own registration
+    with django_assert_num_queries(SIGNED_IN + 3):
+        response = client.get(event.get_absolute_url())
+    assert response.context["decision"].category == "member_university_staff"
+    # … and so do the form and the registration itself
+    with django_assert_num_queries(SIGNED_IN + 2):  # the event, an existing registration
+        client.get(reverse("events:register", args=[event.slug]))
+
+
 def test_my_registrations(client, django_assert_num_queries, user):
     client.force_login(user)
     budget = SIGNED_IN + 1  # the registrations with their events, networks and positions
