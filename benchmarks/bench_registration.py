@@ -273,7 +273,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registrations", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "5")))
+    # gunicorn.conf.py's own default (cores + 1) unless asked otherwise.
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "0")))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "1")))
     parser.add_argument("--database", default="mva_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
@@ -316,8 +317,7 @@ def main() -> None:
             str(ROOT / "gunicorn.conf.py"),
             "--bind",
             f"127.0.0.1:{port}",
-            "--workers",
-            str(options.workers),
+            *(["--workers", str(options.workers)] if options.workers else []),
             "--threads",
             str(options.threads),
             "--log-level",
@@ -355,6 +355,7 @@ def main() -> None:
     print(f"browser burst errors: {figures['browser_errors']}")
     print(f"trivial page requests/s (ceiling): {figures['ceiling']:.1f}")
     print(f"overbooked: {'yes' if overbooked else 'no'}")
+    print(f"gunicorn workers: {options.workers or (os.cpu_count() or 1) + 1}")
     if figures["error_samples"]:
         print(f"error samples: {figures['error_samples'][:5]}")
     subprocess.run(
@@ -368,7 +369,7 @@ async def measure(base_url: str, api_sessions, browser_sessions, options) -> dic
     client = Client(base_url, options.concurrency)
     try:
         # Warm every worker (imports, connections) before measuring.
-        await asyncio.gather(*(client.http.get("/privacy/") for _ in range(options.workers * 4)))
+        await asyncio.gather(*(client.http.get("/privacy/") for _ in range(40)))
         ceiling_rps = await ceiling(client, seconds=5, concurrency=options.concurrency)
         latencies, errors, elapsed = await burst(
             client, api_sessions, "bench-api", options.concurrency, browser=False

@@ -20,12 +20,24 @@ def check_in_url(*, registration: Registration) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
+def _encoded(url: str, digest: str) -> segno.QRCode:
+    """The QR code of a URL, encoded once: the page's SVG and the e-mail's PNG (drawn in
+    different processes) share the expensive part, choosing the mask."""
+    key = f"ticket-qr:code:{digest}"
+    code = cache.get(key)
+    if code is None:
+        code = segno.make(url, error="m")
+        cache.set(key, code, QR_CACHE_SECONDS)
+    return code
+
+
 def _drawn(url: str, kind: str, scale: int, **options) -> bytes:
-    key = f"ticket-qr:{kind}:{scale}:{hashlib.sha256(url.encode()).hexdigest()}"
+    digest = hashlib.sha256(url.encode()).hexdigest()
+    key = f"ticket-qr:{kind}:{scale}:{digest}"
     drawing = cache.get(key)
     if drawing is None:
         buffer = io.BytesIO()
-        segno.make(url, error="m").save(buffer, kind=kind, scale=scale, border=2, **options)
+        _encoded(url, digest).save(buffer, kind=kind, scale=scale, border=2, **options)
         drawing = buffer.getvalue()
         cache.set(key, drawing, QR_CACHE_SECONDS)
     return drawing

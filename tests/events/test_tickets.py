@@ -33,6 +33,31 @@ def test_a_drawing_is_reused_and_differs_per_ticket(kind, monkeypatch):
     assert len(drawings) == 2  # the second request for the first ticket was not drawn again
 
 
+def test_the_page_and_the_e_mail_share_one_encoding(monkeypatch):
+    """Choosing the mask is the costly part; the SVG (page) and PNG (e-mail) of one ticket
+    are drawn from a single encoding."""
+    registration = RegistrationFactory()
+    encodings = []
+    real_make = tickets.segno.make
+    monkeypatch.setattr(
+        tickets.segno, "make", lambda *a, **k: encodings.append(a) or real_make(*a, **k)
+    )
+    svg = tickets.ticket_qr_svg(registration=registration)
+    png = tickets.ticket_qr_png(registration=registration)
+    assert len(encodings) == 1
+    direct = real_make(tickets.check_in_url(registration=registration), error="m")
+    assert svg.count("<path") == 1 and direct.mask is not None
+    assert png == _png_of(direct)
+
+
+def _png_of(code) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    code.save(buffer, kind="png", scale=6, border=2)
+    return buffer.getvalue()
+
+
 def test_a_changed_site_address_draws_a_new_code(settings):
     registration = RegistrationFactory()
     settings.SITE_URL = "https://old.example.org"
