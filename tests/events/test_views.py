@@ -567,6 +567,20 @@ def test_register_twice_leads_to_the_existing_registration(client, lund_staff):
     assert Registration.objects.filter(event=event).count() == 1
 
 
+@pytest.mark.parametrize(
+    ("field", "control"),
+    [("dietary_needs", "textarea"), ("billing_vat_number", "input")],
+)
+def test_every_form_field_has_its_label_and_help_tied_to_it(client, outsider, field, control):
+    client.force_login(outsider)  # a fee is due: the billing fields are shown too
+    html = client.get(reverse("events:register", args=[EventFactory().slug])).content.decode()
+    assert f'<label for="id_{field}">' in html
+    assert re.search(
+        rf'<{control}[^>]*aria-describedby="id_{field}_helptext"[^>]*id="id_{field}"', html
+    )
+    assert f'<div class="helptext" id="id_{field}_helptext">' in html
+
+
 def test_register_with_a_fee_and_no_billing_organisation_is_a_field_error(client, outsider):
     event = EventFactory()
     client.force_login(outsider)
