@@ -43,7 +43,10 @@ def _visible_events(request):
 
 
 def _event_for_visitor(request, slug: str, *related) -> Event:
-    queryset = _visible_events(request).select_related("network", *related)
+    """The event the visitor may see, or 404; `related` joins what the page shows of it."""
+    queryset = _visible_events(request)
+    if related:
+        queryset = queryset.select_related(*related)
     return get_object_or_404(queryset, slug=slug)
 
 
@@ -124,7 +127,7 @@ def event_list(request):
 
 
 def event_detail(request, slug):
-    event = _event_for_visitor(request, slug)
+    event = _event_for_visitor(request, slug, "network")
     programme = list(event.programme.all())
     now = timezone.now()
     decision = None
@@ -322,7 +325,7 @@ def my_registrations(request):
 def _own_registration(request, ticket_code: str) -> Registration:
     """The signed-in person's registration with this code; anyone else's is a 404, so a
     code neither leaks whose it is nor whether it exists."""
-    queryset = Registration.objects.select_related("event", "event__network", "institution")
+    queryset = Registration.objects.select_related("event")
     registration = get_object_or_404(queryset, ticket_code=ticket_code, user=request.user)
     registration.position = _position_of(registration)
     return registration

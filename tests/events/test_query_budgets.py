@@ -142,7 +142,7 @@ def test_my_registrations(client, django_assert_num_queries, user):
 @pytest.mark.parametrize(
     ("status", "budget"),
     [
-        # the registration with its event, network and institution
+        # the registration with its event
         (Registration.Status.CONFIRMED, SIGNED_IN + 1),
         # … and its place on the waiting list
         (Registration.Status.WAITLISTED, SIGNED_IN + 2),
