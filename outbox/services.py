@@ -140,7 +140,15 @@ def publish_email(*, email_id: int, countdown: float | None = None) -> bool:
     from .tasks import send_email
 
     try:
-        send_email.apply_async(args=[email_id], countdown=countdown, retry=False)
+        send_email.apply_async(
+            args=[email_id],
+            countdown=countdown,
+            retry=False,
+            # What monitoring shows of the arguments, given: Celery's own safe repr of them
+            # costs more CPU than the rest of the publish (0.5 of 1.2 ms, measured).
+            argsrepr=f"[{int(email_id)}]",
+            kwargsrepr="{}",
+        )
     except Exception as error:
         logger.warning(
             "Broker unreachable (%s); outgoing e-mail %s waits for the sweep.",
