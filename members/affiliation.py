@@ -220,7 +220,12 @@ def _resolution_key(user_id) -> str:
 
 
 def _replace_generation() -> None:
-    cache.set(_GENERATION_KEY, uuid.uuid4().hex, None)
+    # Never fails the write that caused it: with the cache unreachable, nothing cached can
+    # be served either (verified_affiliations then asks the database).
+    try:
+        cache.set(_GENERATION_KEY, uuid.uuid4().hex, None)
+    except Exception:
+        logger.exception("Could not reset cached affiliations")
 
 
 def forget_cached_affiliations() -> None:
@@ -228,10 +233,7 @@ def forget_cached_affiliations() -> None:
     commits (a request that read the old rows before the commit may have cached them under
     the token set now). Callers: members/signals.py for every saved or deleted address,
     institution, domain and membership, and the bulk writes that send no signals."""
-    try:
-        _replace_generation()
-    except Exception:
-        logger.exception("Could not reset cached affiliations")
+    _replace_generation()
     transaction.on_commit(_replace_generation)
 
 
