@@ -20,7 +20,7 @@ from outbox.messages import EmailWithInlineImages, InlineImage, calendar_attachm
 from outbox.models import OutgoingEmail
 from outbox.services import MessageNotNeeded, register_renderer
 
-from . import notifications
+from . import notifications, services
 from .calendar import event_calendar
 from .models import Event, Registration
 from .tickets import ticket_qr_png
@@ -53,12 +53,6 @@ def format_moment(*, moment) -> str:
     """A date and time in the active language and time zone: "28 November 2026, 09:00"."""
     local = timezone.localtime(moment)
     return f"{formats.date_format(local, 'DATE_FORMAT')}, {local:%H:%M}"
-
-
-def waiting_list_position(*, registration: Registration) -> int:
-    """1 for the first person in line: wait-listed registrations of the event that arrived
-    earlier (by created_at, then id), plus one."""
-    return Registration.objects.waitlisted_ahead_of(registration).count() + 1
 
 
 def _registration(email: OutgoingEmail) -> Registration:
@@ -183,7 +177,7 @@ def render_waitlisted(email: OutgoingEmail, registration: Registration):
     subject = _("You are on the waiting list: %(event)s") % {"event": registration.event.title}
     context = {
         **_base_context(registration),
-        "position": waiting_list_position(registration=registration),
+        "position": services.waiting_list_position(registration=registration),
     }
     return _compose(template="waitlisted", subject=subject, context=context)
 

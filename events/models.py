@@ -211,13 +211,13 @@ class RegistrationQuerySet(models.QuerySet):
     def waitlisted(self):
         return self.filter(status=Registration.Status.WAITLISTED)
 
-    def waitlisted_ahead_of(self, registration):
-        """Wait-listed registrations of the same event that arrived earlier: by created_at,
-        then id, the order in which the service promotes."""
+    def waitlisted_ahead(self, *, event_id, created_at, pk):
+        """Wait-listed registrations of the event that arrived before the one given by these
+        values (or, in a subquery, `OuterRef`s): by created_at, then id, the order in which
+        the service promotes."""
         return self.waitlisted().filter(
-            Q(created_at__lt=registration.created_at)
-            | Q(created_at=registration.created_at, id__lt=registration.pk),
-            event_id=registration.event_id,
+            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk),
+            event_id=event_id,
         )
 
 

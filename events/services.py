@@ -252,6 +252,17 @@ def registration_state(*, event: Event, now: datetime.datetime) -> str:
     return "open"
 
 
+def waiting_list_position(*, registration: Registration) -> int | None:
+    """The registration's place on its event's waiting list, 1 for the next to be promoted;
+    None unless it is wait-listed. One COUNT query, only for a wait-listed registration."""
+    if registration.status != Registration.Status.WAITLISTED:
+        return None
+    ahead = Registration.objects.waitlisted_ahead(
+        event_id=registration.event_id, created_at=registration.created_at, pk=registration.pk
+    )
+    return ahead.count() + 1
+
+
 def can_cancel(*, registration: Registration, now: datetime.datetime) -> bool:
     """Whether the attendee may still cancel (staff may always, see cancel_registration)."""
     return registration.is_active and now <= registration.event.cancellation_closes_at

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -51,13 +51,11 @@ def _event_for_visitor(request, slug: str, *related) -> Event:
 
 
 def _with_waiting_list_position(queryset):
-    """Annotate `waiting_list_position` (1-based; None unless wait-listed) in the same query,
-    in the order the service promotes: arrival time, then id."""
+    """Annotate `people_ahead` on the waiting list, in the same query (for lists; one
+    registration's place is `services.waiting_list_position`)."""
     ahead = (
-        Registration.objects.filter(event=OuterRef("event"), status=Registration.Status.WAITLISTED)
-        .filter(
-            Q(created_at__lt=OuterRef("created_at"))
-            | Q(created_at=OuterRef("created_at"), id__lt=OuterRef("id"))
+        Registration.objects.waitlisted_ahead(
+            event_id=OuterRef("event"), created_at=OuterRef("created_at"), pk=OuterRef("id")
         )
         .order_by()
         .values("event")
@@ -70,18 +68,10 @@ def _with_waiting_list_position(queryset):
 
 
 def _position(registration: Registration) -> int | None:
-    """From the annotation of `_with_waiting_list_position` (for lists)."""
+    """From the annotation of `_with_waiting_list_position`."""
     if registration.status != Registration.Status.WAITLISTED:
         return None
     return registration.people_ahead + 1
-
-
-def _position_of(registration: Registration) -> int | None:
-    """For one registration: a COUNT, run only when it is wait-listed (compiling the
-    annotation costs more CPU than the count itself)."""
-    if registration.status != Registration.Status.WAITLISTED:
-        return None
-    return Registration.objects.waitlisted_ahead_of(registration).count() + 1
 
 
 # --- Events -----------------------------------------------------------------------------------
@@ -142,7 +132,7 @@ def event_detail(request, slug):
             .first()
         )
         if registration is not None:
-            registration.position = _position_of(registration)
+            registration.position = services.waiting_list_position(registration=registration)
             if registration.status == Registration.Status.CONFIRMED:
                 can_see_participants = True
     return render(
@@ -285,7 +275,7 @@ def _after_registering(request, outcome: services.RegistrationOutcome):
             % {"event": event_title},
         )
     else:
-        position = _position_of(registration)
+        position = services.waiting_list_position(registration=registration)
         messages.warning(
             request,
             _(
@@ -327,7 +317,7 @@ def _own_registration(request, ticket_code: str) -> Registration:
     code neither leaks whose it is nor whether it exists."""
     queryset = Registration.objects.select_related("event")
     registration = get_object_or_404(queryset, ticket_code=ticket_code, user=request.user)
-    registration.position = _position_of(registration)
+    registration.position = services.waiting_list_position(registration=registration)
     return registration
 
 

@@ -17,9 +17,9 @@ from events.emails import (
     TICKET_CONTENT_ID,
     event_when,
     format_price,
-    waiting_list_position,
 )
 from events.models import Event, Registration
+from events.services import waiting_list_position
 from events.tickets import ticket_qr_png
 from outbox import services as outbox
 from outbox.services import MessageNotNeeded, build_message
