@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Trigram index operator classes for staff search (harmless on the embedded SQLite).
+    "django.contrib.postgres",
     "allauth",
     "allauth.account",
     "allauth.mfa",
