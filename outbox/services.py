@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
-from django.db import connections, router, transaction
+from django.db import InterfaceError, OperationalError, connections, router, transaction
 from django.db.models import Model, Q
 from django.utils import timezone, translation
 
@@ -199,6 +199,13 @@ def is_temporary_failure(error: BaseException) -> bool:
     return isinstance(error, smtplib.SMTPException | OSError)
 
 
+def is_temporary_rendering_failure(error: BaseException) -> bool:
+    """Whether building a message may succeed later: the database or another service it reads
+    from was unreachable (a lost connection, a time-out). A bug in a template or a renderer
+    is permanent: retrying would only repeat it."""
+    return isinstance(error, OperationalError | InterfaceError | OSError)
+
+
 def retry_delay(*, attempts: int) -> float:
     """Seconds to wait before attempt `attempts + 1`: exponential back-off from
     OUTBOX_RETRY_BASE_DELAY, capped at OUTBOX_MAX_RETRY_DELAY (well below the broker's
@@ -214,10 +221,9 @@ def retry_delay(*, attempts: int) -> float:
 def describe_error(error: BaseException) -> str:
     """A short reason for staff: the SMTP reply where there is one."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        replies = [
-            f"{recipient}: {code} {_decode(reply)}"
-            for recipient, (code, reply) in error.recipients.items()
-        ]
+        # Without the address: a row has one recipient, shown beside the error, and this
+        # text also goes to the logs, which should not collect people's addresses.
+        replies = [f"{code} {_decode(reply)}" for code, reply in error.recipients.values()]
         return "Recipient refused: " + "; ".join(replies)
     if isinstance(error, smtplib.SMTPResponseException):
         return f"{error.__class__.__name__}: {error.smtp_code} {_decode(error.smtp_error)}"
@@ -289,8 +295,17 @@ def send_queued_email(*, email_id: int, now: datetime | None = None) -> SendResu
         logger.info("Outgoing e-mail %s not needed any more: %s", email.pk, reason)
         return _finish(email, status=OutgoingEmail.Status.SKIPPED, error=str(reason))
     except Exception as error:
-        logger.exception("Outgoing e-mail %s (%s) could not be rendered.", email.pk, email.kind)
         summary = "".join(traceback.format_exception(error, limit=-3))
+        if is_temporary_rendering_failure(error):
+            # The message is fine; something it is made from (the database, the cache) was
+            # unreachable for a moment. Retried like a mail server that said "try later".
+            logger.warning(
+                "Outgoing e-mail %s could not be rendered for now: %s",
+                email.pk,
+                error.__class__.__name__,
+            )
+            return _retry_or_give_up(email, reason=f"Rendering: {summary}")
+        logger.exception("Outgoing e-mail %s (%s) could not be rendered.", email.pk, email.kind)
         return _finish(email, status=OutgoingEmail.Status.FAILED, error=f"Rendering: {summary}")
 
     try:
@@ -300,30 +315,37 @@ def send_queued_email(*, email_id: int, now: datetime | None = None) -> SendResu
         if not is_temporary_failure(error):
             logger.warning("Outgoing e-mail %s refused for good: %s", email.pk, reason)
             return _finish(email, status=OutgoingEmail.Status.FAILED, error=reason)
-        if email.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
-            logger.error("Outgoing e-mail %s failed %s times: %s", email.pk, email.attempts, reason)
-            return _finish(
-                email,
-                status=OutgoingEmail.Status.FAILED,
-                error=f"Gave up after {email.attempts} attempts. {reason}",
-            )
-        delay = retry_delay(attempts=email.attempts)
-        logger.info("Outgoing e-mail %s: %s; retry in %.0f s.", email.pk, reason, delay)
-        return _finish(
-            email, status=OutgoingEmail.Status.AWAITING_RETRY, error=reason, retry_in=delay
-        )
+        return _retry_or_give_up(email, reason=reason)
 
     sent_at = timezone.now()
     # Recorded even if the sweep meanwhile took the row back (a very slow send): the message
-    # went out, so it must not go out again.
+    # went out, so it must not go out again. A ready-made body may hold a password-reset or
+    # confirmation link, a credential until it expires: once delivered it is not kept.
     OutgoingEmail.objects.filter(pk=email.pk).exclude(status=OutgoingEmail.Status.SENT).update(
         status=OutgoingEmail.Status.SENT,
         sent_at=sent_at,
         in_flight_since=None,
         last_error="",
+        body_text="",
+        body_html="",
         updated_at=sent_at,
     )
     return SendResult(status=OutgoingEmail.Status.SENT)
+
+
+def _retry_or_give_up(email: OutgoingEmail, *, reason: str) -> SendResult:
+    """After a temporary failure: await a retry after the back-off, or, at the last allowed
+    attempt, mark the row failed."""
+    if email.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        logger.error("Outgoing e-mail %s failed %s times: %s", email.pk, email.attempts, reason)
+        return _finish(
+            email,
+            status=OutgoingEmail.Status.FAILED,
+            error=f"Gave up after {email.attempts} attempts. {reason}",
+        )
+    delay = retry_delay(attempts=email.attempts)
+    logger.info("Outgoing e-mail %s: %s; retry in %.0f s.", email.pk, reason, delay)
+    return _finish(email, status=OutgoingEmail.Status.AWAITING_RETRY, error=reason, retry_in=delay)
 
 
 def _finish(

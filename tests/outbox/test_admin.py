@@ -3,7 +3,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from outbox.models import OutgoingEmail
-from tests.factories import OutgoingEmailFactory
+from tests.factories import OutgoingEmailFactory, event_staff_user
 
 Status = OutgoingEmail.Status
 
@@ -39,3 +39,31 @@ def test_outbox_list_and_detail_pages_show_the_error(client, staff_user):
     assert client.get(reverse("admin:outbox_outgoingemail_changelist")).status_code == 200
     response = client.get(reverse("admin:outbox_outgoingemail_change", args=[email.pk]))
     assert "550 5.1.1 No such user" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_ready_made_body_is_never_shown_it_may_hold_a_reset_link(client, staff_user):
+    email = OutgoingEmailFactory(
+        kind="prerendered",
+        subject="Password reset",
+        body_text="Reset it: https://events.mva.org/accounts/password/reset/key/3x-secret/",
+        body_html='<a href="/accounts/password/reset/key/3x-secret/">Reset</a>',
+    )
+    client.force_login(staff_user)
+    page = client.get(reverse("admin:outbox_outgoingemail_change", args=[email.pk]))
+    assert page.status_code == 200
+    assert "Password reset" in page.content.decode()
+    assert "3x-secret" not in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_sending_again_needs_the_change_permission_not_only_view(client):
+    failed = OutgoingEmailFactory(status=Status.FAILED, attempts=10)
+    client.force_login(event_staff_user())  # may view the outbox, not change it
+    changelist = reverse("admin:outbox_outgoingemail_changelist")
+
+    assert "send_again" not in client.get(changelist).content.decode()
+    client.post(changelist, {"action": "send_again", "_selected_action": [failed.pk]})
+
+    failed.refresh_from_db()
+    assert failed.status == Status.FAILED

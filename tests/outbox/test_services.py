@@ -11,7 +11,7 @@ import threading
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from outbox import services
@@ -69,6 +69,8 @@ def test_a_queued_row_is_sent_once_with_its_message_id():
     assert message.to == ["ada@example.org"]
     assert message.extra_headers["Message-ID"] == email.message_id
     assert message.alternatives[0].content == "<p>Hi</p>"
+    # A ready-made body may carry a reset link: delivered, it is not kept.
+    assert (email.body_text, email.body_html) == ("", "")
 
     assert services.send_queued_email(email_id=email.pk).skipped
     assert len(ScriptedBackend.sent) == 1
@@ -120,8 +122,8 @@ GREYLISTED = smtplib.SMTPRecipientsRefused({"x@example.org": (450, b"4.2.0 Greyl
 @pytest.mark.parametrize(
     ("error", "status", "reason"),
     [
-        (REFUSED, Status.FAILED, "Recipient refused: x@example.org: 550 5.1.1 No such user"),
-        (GREYLISTED, Status.AWAITING_RETRY, "Recipient refused: x@example.org: 450"),
+        (REFUSED, Status.FAILED, "Recipient refused: 550 5.1.1 No such user"),
+        (GREYLISTED, Status.AWAITING_RETRY, "Recipient refused: 450"),
         (smtplib.SMTPDataError(554, b"Spam"), Status.FAILED, "SMTPDataError: 554 Spam"),
         (smtplib.SMTPDataError(451, b"Local error"), Status.AWAITING_RETRY, "451 Local error"),
         (smtplib.SMTPSenderRefused(421, b"Busy", "e@mva.org"), Status.AWAITING_RETRY, "421"),
@@ -181,21 +183,57 @@ def test_retried_until_it_goes_through_then_sent_once():
 
 
 @pytest.mark.django_db
-def test_a_renderer_bug_fails_the_row_with_the_traceback_and_logs_an_error(caplog):
-    def broken(email):
-        return 1 / 0
+@pytest.mark.parametrize(
+    ("error", "status", "logged"),
+    [
+        (ZeroDivisionError("division by zero"), Status.FAILED, "could not be rendered."),
+        (OperationalError("server closed the connection"), Status.AWAITING_RETRY, "for now"),
+        (InterfaceError("connection already closed"), Status.AWAITING_RETRY, "for now"),
+        (ConnectionRefusedError(111, "refused"), Status.AWAITING_RETRY, "for now"),
+        (TimeoutError("timed out"), Status.AWAITING_RETRY, "for now"),
+    ],
+    ids=["renderer bug", "database lost", "database closed", "service refused", "time-out"],
+)
+def test_a_renderer_bug_fails_the_row_an_unreachable_service_is_retried(
+    error, status, logged, caplog
+):
+    """A bug would only repeat, so it fails the row with the traceback for staff; a database
+    or service unreachable for a moment is retried like a mail server saying "later"."""
 
-    register_renderer("tests.broken", broken)
-    email = row(kind="tests.broken")
+    def render(email):
+        raise error
 
-    with caplog.at_level(logging.ERROR, logger="outbox.services"):
+    register_renderer("tests.render", render)
+    email = row(kind="tests.render")
+
+    with caplog.at_level(logging.WARNING, logger="outbox.services"):
         result = services.send_queued_email(email_id=email.pk)
 
     email.refresh_from_db()
-    assert result.status == email.status == Status.FAILED
-    assert "ZeroDivisionError" in email.last_error
-    assert "could not be rendered" in caplog.text
+    assert result.status == email.status == status
+    assert email.last_error.startswith("Rendering: ")
+    assert type(error).__name__ in email.last_error
+    assert logged in caplog.text
+    if status == Status.AWAITING_RETRY:
+        assert 0 < result.retry_in <= settings.OUTBOX_MAX_RETRY_DELAY
     assert ScriptedBackend.sent == []
+
+
+@pytest.mark.django_db
+def test_a_renderer_still_failing_at_the_last_attempt_fails_for_good(settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+
+    def unlucky(email):
+        raise OperationalError("gone")
+
+    register_renderer("tests.unlucky", unlucky)
+    email = row(kind="tests.unlucky", status=Status.AWAITING_RETRY, attempts=1)
+    email.next_attempt_at = timezone.now()
+    email.save()
+
+    assert services.send_queued_email(email_id=email.pk).status == Status.FAILED
+    email.refresh_from_db()
+    assert email.last_error.startswith("Gave up after 2 attempts. Rendering: ")
 
 
 @pytest.mark.django_db
