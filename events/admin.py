@@ -22,8 +22,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, QuerySet, Window
-from django.http import HttpRequest, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import cached_property
@@ -840,6 +839,10 @@ class ProgrammeItemInline(admin.TabularInline):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
+class ChangeRefused(Exception):
+    """A service refused part of an admin save; the whole save is to be undone."""
+
+
 class EventAdminForm(forms.ModelForm):
     class Meta:
         model = Event
@@ -987,7 +990,9 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
                     event_id=obj.pk, capacity=form.cleaned_data["capacity"]
                 )
             except services.RegistrationError as error:
-                messages.error(request, error.message)
+                # Registrations came in between the form's check and this save. Raised out of
+                # the admin's transaction, so nothing of the change is kept (changeform_view).
+                raise ChangeRefused(error.message) from error
             else:
                 if promoted:
                     messages.info(
@@ -1000,6 +1005,15 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
                         % {"count": len(promoted)},
                     )
             obj.refresh_from_db(fields=["capacity", "confirmed_count", "waitlisted_count"])
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ChangeRefused as refused:
+            # The admin's transaction has rolled back: the form again, with the reason, and
+            # not "changed successfully".
+            messages.error(request, gettext("%(reason)s Nothing was saved.") % {"reason": refused})
+            return HttpResponseRedirect(request.get_full_path())
 
     # Pages -----------------------------------------------------------------------------------
 
@@ -1034,7 +1048,10 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
         }
 
     def _event_or_404(self, request, object_id) -> Event:
-        event = get_object_or_404(Event, pk=unquote(object_id))
+        # get_object answers None for an id that is not a number, as for one that is unknown.
+        event = self.get_object(request, unquote(object_id))
+        if event is None:
+            raise Http404(gettext("There is no such event."))
         if not self.has_view_permission(request, event):
             raise PermissionDenied
         return event

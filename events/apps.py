@@ -8,6 +8,6 @@ class EventsConfig(AppConfig):
 
     def ready(self):
         # The outbox renders event e-mails at send time with the renderers registered here.
-        from . import emails
+        from . import emails, signals  # noqa: F401 - signals connects its receivers
 
         emails.register_renderers()

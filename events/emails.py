@@ -93,8 +93,7 @@ def _base_context(registration: Registration) -> dict:
         "registration_url": f"{settings.SITE_URL}{registration.get_absolute_url()}",
         "event_url": f"{settings.SITE_URL}{event.get_absolute_url()}",
         "programme": programme,
-        # Cancelling is possible until the deadline, or until the event starts when none is set.
-        "cancel_until": format_moment(moment=event.cancellation_deadline or event.starts_at),
+        "cancel_until": format_moment(moment=event.cancellation_closes_at),
         "site_url": settings.SITE_URL,
     }
 

@@ -103,17 +103,21 @@ class Event(models.Model):
         verbose_name_plural = _("events")
         constraints = [
             models.CheckConstraint(
-                condition=Q(ends_at__gte=F("starts_at")), name="event_ends_after_start"
+                condition=Q(ends_at__gte=F("starts_at")),
+                name="event_ends_after_start",
+                violation_error_message=_("The event cannot end before it starts."),
             ),
             models.CheckConstraint(
                 condition=Q(registration_opens_at__isnull=True)
                 | Q(registration_closes_at__isnull=True)
                 | Q(registration_closes_at__gt=F("registration_opens_at")),
                 name="event_registration_window_valid",
+                violation_error_message=_("Registration must close after it opens."),
             ),
             models.CheckConstraint(
                 condition=Q(member_price__gte=0) & Q(standard_price__gte=0),
                 name="event_prices_not_negative",
+                violation_error_message=_("Prices cannot be negative."),
             ),
             models.CheckConstraint(
                 condition=Q(capacity__isnull=True) | Q(confirmed_count__lte=F("capacity")),
@@ -167,6 +171,7 @@ class ProgrammeItem(models.Model):
             models.CheckConstraint(
                 condition=Q(ends_at__isnull=True) | Q(ends_at__gte=F("starts_at")),
                 name="programme_item_ends_after_start",
+                violation_error_message=_("A programme item cannot end before it starts."),
             ),
         ]
 
@@ -238,6 +243,22 @@ class RegistrationQuerySet(models.QuerySet):
         return self.waitlisted().filter(
             Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk),
             event_id=event_id,
+        )
+
+    def entered_for_guests(self, *, addresses):
+        """Registrations staff entered by hand (no account) for any of these addresses,
+        case ignored."""
+        lowered = {address.lower() for address in addresses}
+        return self.alias(email_lower=Lower("email")).filter(
+            user__isnull=True, email_lower__in=lowered
+        )
+
+    def of_person(self, *, user, verified_addresses):
+        """A person's registrations: their account's, and those staff entered as a guest's
+        for one of their verified addresses (not yet linked to the account)."""
+        lowered = {address.lower() for address in verified_addresses}
+        return self.alias(email_lower=Lower("email")).filter(
+            Q(user=user) | Q(user__isnull=True, email_lower__in=lowered)
         )
 
     def matching_words(self, words):
@@ -356,7 +377,9 @@ class Registration(models.Model):
                 name="registration_one_active_per_email",
             ),
             models.CheckConstraint(
-                condition=Q(price__gte=0), name="registration_price_not_negative"
+                condition=Q(price__gte=0),
+                name="registration_price_not_negative",
+                violation_error_message=_("The price cannot be negative."),
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["confirmed", "waitlisted", "cancelled"]),
@@ -370,6 +393,10 @@ class Registration(models.Model):
         indexes = [
             models.Index(fields=["event", "status", "created_at"]),
             models.Index(fields=["user", "status"]),
+            # Guests' registrations by address, to link them to the account that verifies it.
+            models.Index(
+                Lower("email"), condition=Q(user__isnull=True), name="registration_guest_email"
+            ),
         ]
 
     def __str__(self):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from members.affiliation import Affiliation, verified_affiliations
@@ -78,7 +78,8 @@ def _decision_for(event: Event, affiliation: Affiliation | None) -> AdmissionDec
     else:
         reason = _("Standard price: %(institution)s is not a member on %(date)s.") % {
             "institution": affiliation.institution.name,
-            "date": on.isoformat(),
+            # In the reader's language: the reason is stored as text and shown as written.
+            "date": formats.date_format(on, "DATE_FORMAT"),
         }
     return AdmissionDecision(
         category=AdmissionCategory.NON_MEMBER,

@@ -137,7 +137,8 @@ def export_personal_data(*, user) -> dict[str, Any]:
 
     Guarantees: the account's fields; every e-mail address with its verified and primary
     flags; the two-factor methods in use (kind and dates, never their secrets); every
-    registration of the account, cancelled ones included; every outgoing e-mail addressed to
+    registration of the account, cancelled ones included, and those staff entered as a
+    guest's for one of the person's verified addresses; every outgoing e-mail addressed to
     one of the person's addresses or about one of their registrations. Datetimes are ISO 8601
     strings in Europe/Copenhagen with their offset; amounts are strings. Dietary and
     accessibility needs already erased are null. A constant number of queries (four),
@@ -149,8 +150,9 @@ def export_personal_data(*, user) -> dict[str, Any]:
         .order_by("created_at", "id")
         .only("type", "created_at", "last_used_at")
     )
+    verified = [address.email for address in email_addresses if address.verified]
     registrations = list(
-        Registration.objects.filter(user=user)
+        Registration.objects.of_person(user=user, verified_addresses=verified)
         .select_related("event")
         .order_by("event__starts_at", "created_at", "id")
     )
@@ -242,6 +244,9 @@ def delete_account(*, user, now: datetime.datetime | None = None) -> None:
     - every active registration for an event that has not ended is cancelled through
       events.services.cancel_registration (deadline not enforced), so the freed seats go to
       the waiting list in order and the event's counters stay equal to the real counts;
+    - registrations staff entered as a guest's for one of the person's verified addresses
+      are linked to the account first (events.services.claim_guest_registrations) and go
+      the same way as the account's own;
     - every one of the person's registrations is anonymised: names "Deleted user", address
       `deleted-<id>@invalid` (unique, so the one-active-per-address constraint holds), job
       title, institution, dietary and accessibility needs, billing details and the
@@ -268,6 +273,10 @@ def delete_account(*, user, now: datetime.datetime | None = None) -> None:
     # finds no account and stops.
     if not user_model.objects.select_for_update().filter(pk=user.pk).exists():
         return
+
+    # What staff entered as a guest's for one of the person's verified addresses is theirs
+    # too, and goes the same way.
+    services.claim_guest_registrations(user=user)
 
     # Locks are taken event by event in id order, as any other multi-event writer would.
     upcoming = (

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from members.affiliation import (
     Affiliation,
     affiliation_for_address,
+    verified_addresses,
     verified_affiliations,
 )
 
@@ -216,6 +217,37 @@ def register_guest(
     return outcome
 
 
+def claim_guest_registrations(*, user) -> list[Registration]:
+    """Link the registrations staff entered as a guest's (no account) for one of the
+    person's verified addresses to their account, so that they see, cancel and export them
+    like their own, and the e-mails' links to them open.
+
+    Guarantees: only addresses the person has verified count, case ignored; a guest's
+    registration for an event where the account already has another active one stays a
+    guest's (one active registration per account and event); each registration is linked
+    at most once, also when called concurrently; nothing else about it changes (its price
+    was decided for the address and stays). Returns the registrations linked.
+    """
+    addresses = verified_addresses(user=user)
+    if not addresses:
+        return []
+    claimed = []
+    for registration in Registration.objects.entered_for_guests(addresses=addresses):
+        try:
+            with transaction.atomic():
+                # The condition makes a concurrent second claim update nothing.
+                linked = Registration.objects.filter(pk=registration.pk, user__isnull=True).update(
+                    user=user
+                )
+        except IntegrityError:
+            continue  # the account has its own active registration for this event
+        if linked:
+            registration.user = user
+            claimed.append(registration)
+            logger.info("Registration %s linked to user %s", registration.pk, user.pk)
+    return claimed
+
+
 def _lock_event(event_id: int) -> Event:
     """The event, locked for the rest of the transaction (unless tests switched it off)."""
     if getattr(settings, LOCK_SETTING, True):
@@ -261,6 +293,15 @@ def waiting_list_position(*, registration: Registration) -> int | None:
         event_id=registration.event_id, created_at=registration.created_at, pk=registration.pk
     )
     return ahead.count() + 1
+
+
+def has_valid_ticket(*, registration: Registration) -> bool:
+    """Whether the registration's ticket admits its holder: confirmed, for an event that is
+    still on. Pages show the QR code and let it be downloaded only then."""
+    return (
+        registration.status == Registration.Status.CONFIRMED
+        and registration.event.status == Event.Status.PUBLISHED
+    )
 
 
 def can_cancel(*, registration: Registration, now: datetime.datetime) -> bool:
@@ -336,31 +377,28 @@ def _register_locked(
 ) -> RegistrationOutcome:
     event = _lock_event(event_id)
     moment = now or timezone.now()
-    if event.status != Event.Status.PUBLISHED:
-        raise RegistrationError("not_open")
-    if check_window and registration_window_state(event=event, now=moment) is not None:
-        raise RegistrationError("closed")
     # Registering twice is not looked up first: the partial unique constraints reject the
     # second insert, and _register answers with the first registration. That saves the
-    # common path a query under the lock. Only before refusing (below) is it looked up, so
-    # someone already registered hears that rather than "full".
-
-    # The reason is stored as text, so it is written in the registrant's language (not, for a
-    # guest entered by staff, in the staff member's).
-    with translation.override(details.language or settings.LANGUAGE_CODE):
-        decision: AdmissionDecision = decide_admission(
-            event=event, affiliations=registrant.affiliations
-        )
-    fee_due = decision.price > 0
-    if event.capacity is None or event.confirmed_count < event.capacity:
-        status = Registration.Status.CONFIRMED
-    elif event.has_waiting_list:
-        status = Registration.Status.WAITLISTED
+    # common path a query under the lock. Only before refusing is it looked up, so someone
+    # already registered hears that rather than "closed" or "full".
+    decision: AdmissionDecision | None = None
+    status = None
+    if event.status != Event.Status.PUBLISHED:
+        refusal = "not_open"
+    elif check_window and registration_window_state(event=event, now=moment) is not None:
+        refusal = "closed"
     else:
-        status = None
-    refusal = "full" if status is None else None
-    if fee_due and require_billing and _billing_missing(details):
-        refusal = "billing_required"
+        # The reason is stored as text, so it is written in the registrant's language (not,
+        # for a guest entered by staff, in the staff member's).
+        with translation.override(details.language or settings.LANGUAGE_CODE):
+            decision = decide_admission(event=event, affiliations=registrant.affiliations)
+        if event.capacity is None or event.confirmed_count < event.capacity:
+            status = Registration.Status.CONFIRMED
+        elif event.has_waiting_list:
+            status = Registration.Status.WAITLISTED
+        refusal = "full" if status is None else None
+        if decision.price > 0 and require_billing and _billing_missing(details):
+            refusal = "billing_required"
     if refusal is not None:
         existing = _active_registration(
             event_id=event.pk, user=registrant.user, email=registrant.email
@@ -368,6 +406,7 @@ def _register_locked(
         if existing is not None:
             return RegistrationOutcome(registration=existing, created=False)
         raise RegistrationError(refusal)
+    fee_due = decision.price > 0
 
     institution = decision.institution
     registration = Registration(
@@ -502,7 +541,7 @@ def cancel_registration(
         _change_counts(event, waitlisted=-1)
     notifications.queue_cancelled(registration=registration)
     if cancelled_by is not None:
-        logger.info("Registration %s cancelled by %s", registration.pk, cancelled_by)
+        logger.info("Registration %s cancelled by user %s", registration.pk, cancelled_by.pk)
     if was_confirmed:
         _fill_free_seats(event, moment)
     return registration
@@ -528,7 +567,7 @@ def promote_from_waiting_list(
         raise RegistrationError("full")
     _promote(event, registration, now or timezone.now())
     if promoted_by is not None:
-        logger.info("Registration %s promoted by %s", registration.pk, promoted_by)
+        logger.info("Registration %s promoted by user %s", registration.pk, promoted_by.pk)
     return registration
 
 

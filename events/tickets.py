@@ -2,17 +2,39 @@
 
 import hashlib
 import io
+import logging
 
 import segno
 from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from .models import Registration
 
 # A ticket's QR code never changes, and drawing one costs more CPU than the rest of the
 # registration page (segno tries eight masks in pure Python), so each drawing is kept a while.
 QR_CACHE_SECONDS = 30 * 24 * 60 * 60
+
+logger = logging.getLogger(__name__)
+
+
+def _cached(key: str):
+    """The cached value, or None when there is none or the cache is unreachable: a ticket is
+    drawn afresh rather than a page or an e-mail failing for want of a cache."""
+    try:
+        return cache.get(key)
+    except Exception:
+        logger.warning("Cache unavailable; drawing the ticket QR code afresh")
+        return None
+
+
+def _keep(key: str, value) -> None:
+    try:
+        cache.set(key, value, QR_CACHE_SECONDS)
+    except Exception:
+        logger.warning("Cache unavailable; not keeping the ticket QR code")
 
 
 def check_in_url(*, registration: Registration) -> str:
@@ -24,22 +46,22 @@ def _encoded(url: str, digest: str) -> segno.QRCode:
     """The QR code of a URL, encoded once: the page's SVG and the e-mail's PNG (drawn in
     different processes) share the expensive part, choosing the mask."""
     key = f"ticket-qr:code:{digest}"
-    code = cache.get(key)
+    code = _cached(key)
     if code is None:
         code = segno.make(url, error="m")
-        cache.set(key, code, QR_CACHE_SECONDS)
+        _keep(key, code)
     return code
 
 
-def _drawn(url: str, kind: str, scale: int, **options) -> bytes:
+def _drawn(url: str, kind: str, scale: int, variant: str = "", **options) -> bytes:
     digest = hashlib.sha256(url.encode()).hexdigest()
-    key = f"ticket-qr:{kind}:{scale}:{digest}"
-    drawing = cache.get(key)
+    key = f"ticket-qr:{kind}:{scale}:{variant}:{digest}"
+    drawing = _cached(key)
     if drawing is None:
         buffer = io.BytesIO()
         _encoded(url, digest).save(buffer, kind=kind, scale=scale, border=2, **options)
         drawing = buffer.getvalue()
-        cache.set(key, drawing, QR_CACHE_SECONDS)
+        _keep(key, drawing)
     return drawing
 
 
@@ -51,4 +73,10 @@ def ticket_qr_png(*, registration: Registration, scale: int = 6) -> bytes:
 def ticket_qr_svg(*, registration: Registration, scale: int = 6) -> str:
     """SVG of the ticket QR code, for the registration page (no JavaScript, crisp on phones)."""
     url = check_in_url(registration=registration)
-    return _drawn(url, "svg", scale, xmldecl=False, svgns=True, title="Ticket").decode()
+    # The title (a tooltip, and the image's name for screen readers) is in the page's
+    # language, so each language has its own drawing.
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    drawing = _drawn(
+        url, "svg", scale, variant=language, xmldecl=False, svgns=True, title=gettext("Ticket")
+    )
+    return drawing.decode()

@@ -316,7 +316,12 @@ def _own_registration(request, ticket_code: str) -> Registration:
     """The signed-in person's registration with this code; anyone else's is a 404, so a
     code neither leaks whose it is nor whether it exists."""
     queryset = Registration.objects.select_related("event")
-    registration = get_object_or_404(queryset, ticket_code=ticket_code, user=request.user)
+    registration = queryset.filter(ticket_code=ticket_code, user=request.user).first()
+    if registration is None:
+        # Perhaps staff entered the person as a guest (from an e-mail link of theirs): it is
+        # theirs once linked, which only a verified address of theirs does.
+        services.claim_guest_registrations(user=request.user)
+        registration = get_object_or_404(queryset, ticket_code=ticket_code, user=request.user)
     registration.position = services.waiting_list_position(registration=registration)
     return registration
 
@@ -326,10 +331,7 @@ def registration_detail(request, ticket_code):
     registration = _own_registration(request, ticket_code)
     event = registration.event
     now = timezone.now()
-    show_ticket = (
-        registration.status == Registration.Status.CONFIRMED
-        and event.status == Event.Status.PUBLISHED
-    )
+    show_ticket = services.has_valid_ticket(registration=registration)
     return render(
         request,
         "events/registration_detail.html",
@@ -347,8 +349,8 @@ def registration_detail(request, ticket_code):
 @login_required
 def ticket_png(request, ticket_code):
     registration = _own_registration(request, ticket_code)
-    if registration.status != Registration.Status.CONFIRMED:
-        raise Http404(_("Only a confirmed registration has a ticket."))
+    if not services.has_valid_ticket(registration=registration):
+        raise Http404(_("Only a confirmed registration for an event that is on has a ticket."))
     response = HttpResponse(ticket_qr_png(registration=registration), content_type="image/png")
     response["Content-Disposition"] = f'inline; filename="ticket-{registration.event.slug}.png"'
     return response

@@ -274,14 +274,20 @@ def verified_affiliations(*, user) -> list[Affiliation]:
     return affiliations
 
 
-def resolve_verified_affiliations(*, user) -> list[Affiliation]:
-    """`verified_affiliations` from the database, bypassing the cache (at most three
-    queries)."""
-    addresses = list(
+def verified_addresses(*, user) -> list[str]:
+    """The person's verified e-mail addresses, primary first: the only ones that show who
+    they are (one query)."""
+    return list(
         EmailAddress.objects.filter(user=user, verified=True)
         .order_by("-primary", "email")
         .values_list("email", flat=True)
     )
+
+
+def resolve_verified_affiliations(*, user) -> list[Affiliation]:
+    """`verified_affiliations` from the database, bypassing the cache (at most three
+    queries)."""
+    addresses = verified_addresses(user=user)
     found = affiliations_for_addresses(emails=addresses)
     return [found[email] for email in addresses if email in found]
 

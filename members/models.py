@@ -197,6 +197,7 @@ class Membership(models.Model):
             models.CheckConstraint(
                 condition=Q(ends_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
                 name="membership_ends_after_start",
+                violation_error_message=_("A membership cannot end before it starts."),
             ),
         ]
         indexes = [models.Index(fields=["institution", "starts_on", "ends_on"])]

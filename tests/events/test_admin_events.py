@@ -117,6 +117,35 @@ def test_the_capacity_cannot_go_below_the_confirmed_count(client, staff):
     assert event.capacity == 3
 
 
+def test_registrations_arriving_after_the_form_check_keep_the_whole_change_out(
+    client, staff, monkeypatch
+):
+    """The form checked the capacity against the confirmed count; people registered before
+    the save took the event's lock. The service refuses, and nothing of the change is kept:
+    one error, no "changed successfully", the form again."""
+    event = EventFactory(title="Annual meeting", capacity=3)
+    guest(event, "one@example.org")
+    data = admin_form_data(client.get(change_url(event)))
+    data.update(capacity="1", title="Annual meeting 2031")
+    real_change_capacity = services.change_capacity
+
+    def after_two_more_registered(**kwargs):
+        guest(event, "two@example.org")
+        return real_change_capacity(**kwargs)
+
+    monkeypatch.setattr(services, "change_capacity", after_two_more_registered)
+    response = client.post(change_url(event), data)
+
+    assert response.status_code == 302
+    assert response.url == change_url(event)
+    assert message_texts(response) == [
+        "The capacity cannot be lower than the number of confirmed registrations. "
+        "Nothing was saved."
+    ]
+    event.refresh_from_db()
+    assert (event.title, event.capacity) == ("Annual meeting", 3)
+
+
 def test_saving_an_event_never_overwrites_the_seat_counters(client, staff):
     event = EventFactory(capacity=10)
     data = admin_form_data(client.get(change_url(event)))
@@ -142,11 +171,9 @@ def test_programme_items_are_edited_inline(client, staff):
     assert item.title == "Opening keynote"
 
 
-def test_a_new_event_is_created_as_entered(client, staff):
-    response = client.get(reverse("admin:events_event_add"))
-    assert response.status_code == 200
-    start = datetime.datetime(2031, 3, 1, 9, 0, tzinfo=COPENHAGEN)
-    data = {
+def new_event_form(**changes) -> dict[str, str]:
+    """The add form of the annual meeting, 1 March 2031, 09:00–17:00, as staff fill it in."""
+    return {
         "title": "Annual meeting",
         "slug": "annual-meeting-2031",
         "status": "draft",
@@ -162,11 +189,56 @@ def test_a_new_event_is_created_as_entered(client, staff):
         "currency": "DKK",
         "programme-TOTAL_FORMS": "0",
         "programme-INITIAL_FORMS": "0",
+        **changes,
     }
-    response = client.post(reverse("admin:events_event_add"), data)
+
+
+def test_a_new_event_is_created_as_entered(client, staff):
+    response = client.get(reverse("admin:events_event_add"))
+    assert response.status_code == 200
+    start = datetime.datetime(2031, 3, 1, 9, 0, tzinfo=COPENHAGEN)
+    response = client.post(reverse("admin:events_event_add"), new_event_form())
     assert response.status_code == 302
     event = Event.objects.get(slug="annual-meeting-2031")
     assert (event.starts_at, event.capacity, event.confirmed_count) == (start, 1000, 0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"ends_at_0": "2031-02-28"}, "The event cannot end before it starts."),
+        (
+            {
+                "registration_opens_at_0": "2031-02-01",
+                "registration_opens_at_1": "09:00",
+                "registration_closes_at_0": "2031-01-01",
+                "registration_closes_at_1": "09:00",
+            },
+            "Registration must close after it opens.",
+        ),
+        (
+            {
+                "programme-TOTAL_FORMS": "1",
+                "programme-0-title": "Keynote",
+                "programme-0-starts_at_0": "2031-03-01",
+                "programme-0-starts_at_1": "10:00",
+                "programme-0-ends_at_0": "2031-03-01",
+                "programme-0-ends_at_1": "09:00",
+            },
+            "A programme item cannot end before it starts.",
+        ),
+    ],
+    ids=["event ends before it starts", "window closes before it opens", "programme item"],
+)
+def test_an_impossible_event_is_refused_with_a_sentence_not_a_constraint_name(
+    client, staff, changes, message
+):
+    response = client.post(reverse("admin:events_event_add"), new_event_form(**changes))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert message in page
+    assert "violated" not in page
+    assert not Event.objects.exists()
 
 
 # --- Message all attendees ----------------------------------------------------------------------
@@ -393,3 +465,10 @@ def test_the_report_page(client, staff):
     assert "Annual &lt;meeting&gt;" in content and "Annual <meeting>" not in content
     assert content.count('<svg xmlns="http://www.w3.org/2000/svg" width="100%"') == 2
     assert "Non-member" in content
+
+
+@pytest.mark.parametrize("page", ["report", "message"])
+@pytest.mark.parametrize("object_id", ["abc", "999999", "1%20or%201"])
+def test_the_report_and_message_pages_of_an_unknown_event_are_404(client, staff, page, object_id):
+    url = reverse("admin:events_event_changelist") + f"{object_id}/{page}/"
+    assert client.get(url).status_code == 404

@@ -4,7 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from events.models import AdmissionCategory
 from events.pricing import decide_admission, decide_admission_for_user, price_list
@@ -289,3 +289,29 @@ def test_the_price_list_follows_the_same_rule(db, free, expected):
         AdmissionCategory.NON_MEMBER.label,
     ]
     assert [price for _label, price in listed] == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "Standard price: Lapsed University is not a member on 14 May 2031."),
+        ("sv", "Ordinarie pris: Lapsed University är inte medlem den 14 maj 2031."),
+        ("da", "Lapsed University er ikke medlem den 14. maj 2031."),
+    ],
+)
+def test_the_reason_gives_the_date_in_the_reader_s_language(db, language, expected):
+    starts_at = datetime.datetime(2031, 5, 14, 9, 0, tzinfo=datetime.UTC)
+    event = EventFactory(starts_at=starts_at, ends_at=starts_at + datetime.timedelta(hours=6))
+    lapsed = _institution(
+        "Lapsed University",
+        Institution.Kind.UNIVERSITY,
+        "lapsed.example.edu",
+        memberships=[(datetime.date(2020, 1, 1), datetime.date(2030, 12, 31))],
+    )
+    user = UserFactory(email="hal@lapsed.example.edu", verified=True)
+
+    with translation.override(language):
+        decision = decide_admission_for_user(event=event, user=user)
+
+    assert decision.institution == lapsed
+    assert expected in decision.reason

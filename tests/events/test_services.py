@@ -308,6 +308,29 @@ def test_someone_already_registered_hears_so_rather_than_full():
     assert refused.value.code == "full"
 
 
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"registration_closes_at": NOW - HOUR}, "closed"),
+        ({"status": Event.Status.CANCELLED}, "not_open"),
+        ({"status": Event.Status.DRAFT}, "not_open"),
+    ],
+    ids=["window closed", "event cancelled", "back to draft"],
+)
+def test_someone_already_registered_hears_so_rather_than_a_refusal(change, refusal):
+    """Sending the form again after registration closed shows the registration one has."""
+    event = EventFactory(registration_opens_at=NOW - 48 * HOUR, starts_at=NOW + 48 * HOUR)
+    user = UserFactory()
+    first = register(event, user, now=NOW - 2 * HOUR).registration
+    Event.objects.filter(pk=event.pk).update(**change)
+
+    again = register(event, user, now=NOW)
+    assert (again.created, again.registration) == (False, first)
+    with pytest.raises(RegistrationError) as refused:
+        register(event, UserFactory(), now=NOW)
+    assert refused.value.code == refusal
+
+
 def test_registration_by_another_account_with_a_guest_address_returns_the_guest_row():
     event = EventFactory()
     guest = register_guest(

@@ -1,6 +1,10 @@
 """The ticket QR code: what it encodes, and that a drawing is reused."""
 
+import logging
+
 import pytest
+import redis
+from django.utils import translation
 
 from events import tickets
 from tests.factories import RegistrationFactory
@@ -71,3 +75,34 @@ def test_the_png_is_a_png_and_the_svg_an_inline_svg():
     assert tickets.ticket_qr_png(registration=registration).startswith(b"\x89PNG\r\n\x1a\n")
     svg = tickets.ticket_qr_svg(registration=registration)
     assert svg.startswith("<svg") and "<title>Ticket</title>" in svg
+
+
+def test_the_svg_title_is_in_the_page_language():
+    registration = RegistrationFactory()
+    with translation.override("sv"):
+        swedish = tickets.ticket_qr_svg(registration=registration)
+    with translation.override("da"):
+        danish = tickets.ticket_qr_svg(registration=registration)
+    assert "<title>Biljett</title>" in swedish
+    assert "<title>Billet</title>" in danish
+
+
+class UnreachableCache:
+    def get(self, *args, **kwargs):
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+
+    set = get
+
+
+@pytest.mark.parametrize("kind", ["png", "svg"])
+def test_an_unreachable_cache_draws_the_ticket_afresh_and_warns(kind, monkeypatch, caplog):
+    registration = RegistrationFactory()
+    expected = {"png": tickets.ticket_qr_png, "svg": tickets.ticket_qr_svg}[kind](
+        registration=registration
+    )
+    monkeypatch.setattr(tickets, "cache", UnreachableCache())
+    draw = {"png": tickets.ticket_qr_png, "svg": tickets.ticket_qr_svg}[kind]
+
+    with caplog.at_level(logging.WARNING, logger="events.tickets"):
+        assert draw(registration=registration) == expected
+    assert "Cache unavailable" in caplog.text

@@ -567,6 +567,22 @@ def test_register_twice_leads_to_the_existing_registration(client, lund_staff):
     assert Registration.objects.filter(event=event).count() == 1
 
 
+def test_sending_the_form_again_after_registration_closed_leads_to_the_registration(
+    client, lund_staff
+):
+    event = EventFactory()
+    client.force_login(lund_staff)
+    register(client, event)
+    registration = Registration.objects.get(event=event, user=lund_staff)
+    Event.objects.filter(pk=event.pk).update(registration_closes_at=timezone.now())
+
+    response = register(client, event)  # the form, still open in another tab
+
+    assert response.status_code == 302
+    assert response.url == registration.get_absolute_url()
+    assert "You are already registered for this event." in messages_of(response)
+
+
 @pytest.mark.parametrize(
     ("field", "control"),
     [("dietary_needs", "textarea"), ("billing_vat_number", "input")],
@@ -785,6 +801,15 @@ def test_ticket_png_for_the_owner(client, user):
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
     assert response.content.startswith(b"\x89PNG")
+
+
+def test_a_cancelled_event_shows_no_ticket_and_serves_none(client, user):
+    registration = RegistrationFactory(user=user, event=EventFactory(status=Event.Status.CANCELLED))
+    client.force_login(user)
+    page = client.get(registration.get_absolute_url()).content.decode()
+    png = reverse("events:ticket_png", args=[registration.ticket_code])
+    assert png not in page and "<svg" not in page
+    assert client.get(png).status_code == 404
 
 
 def test_cancel_asks_for_confirmation_then_cancels_and_promotes(client, user):
