@@ -86,6 +86,17 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded set-up: SQLite has no row locks, so two requests writing at once would
+    # fail with "database is locked". Transactions take the write lock when they begin and
+    # wait for it (up to `timeout` seconds); WAL lets pages be read meanwhile.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Parallel test runs (several developers or helpers on one machine) each need their own test
 # database; TEST_DATABASE_NAME chooses it.

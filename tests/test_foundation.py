@@ -56,6 +56,73 @@ def test_production_settings_refuse_to_start_without_secret_key():
     assert "SECRET_KEY" in result.stderr
 
 
+EMBEDDED_RACE = r"""
+import threading
+
+import django
+
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+
+call_command("migrate", verbosity=0)
+from events import services
+from tests.factories import EventFactory, UserFactory
+
+event = EventFactory(capacity=50, standard_price=0, member_price=0)
+users = [UserFactory() for _ in range(8)]
+start = threading.Barrier(len(users))
+outcomes = []
+
+
+def register(user):
+    start.wait()
+    try:
+        services.register_for_event(
+            event_id=event.pk,
+            user=user,
+            details=services.RegistrationDetails(),
+            require_billing=False,
+        )
+        outcomes.append("registered")
+    except Exception as error:
+        outcomes.append(repr(error))
+    finally:
+        connection.close()
+
+
+threads = [threading.Thread(target=register, args=(user,)) for user in users]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(sorted(set(outcomes)))
+"""
+
+
+def test_the_embedded_set_up_takes_registrations_arriving_at_once(tmp_path):
+    """`make run` serves from SQLite, which has no row locks: without transactions that
+    take the write lock up front, people registering at the same moment got "database is
+    locked" errors (a 500 page)."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(settings.BASE_DIR),
+        "DJANGO_SETTINGS_MODULE": "mva.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'embedded.sqlite3'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", EMBEDDED_RACE],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "['registered']"
+
+
 @pytest.mark.django_db
 def test_demo_data_twice_gives_the_same_data():
     call_command("load_demo_data", stdout=open("/dev/null", "w"))  # noqa: SIM115
