@@ -7,7 +7,6 @@ longer applies (a wait-list notice for someone promoted meanwhile) raises Messag
 the outbox skips it instead of sending something untrue.
 """
 
-import re
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -16,7 +15,13 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
-from outbox.messages import EmailWithInlineImages, InlineImage, calendar_attachment
+from outbox.messages import (
+    EmailWithInlineImages,
+    InlineImage,
+    calendar_attachment,
+    format_moment,
+    plain_text_body,
+)
 from outbox.models import OutgoingEmail
 from outbox.services import MessageNotNeeded, register_renderer
 
@@ -38,21 +43,20 @@ def format_price(*, amount: Decimal, currency: str) -> str:
 
 
 def event_when(*, event: Event) -> str:
-    """Date and time of an event in the event's time zone, e.g. "Friday, 28 November 2026,
-    09:00–15:00"; both dates when it spans several days."""
+    """Date and time of an event in the event's time zone, with the zone, e.g. "Friday,
+    28 November 2026, 09:00–15:00 CET"; both dates when it spans several days. The zone is
+    named because a reader may be elsewhere (a calendar converts; an e-mail does not)."""
     starts = timezone.localtime(event.starts_at)
     ends = timezone.localtime(event.ends_at)
     start_day = f"{formats.date_format(starts, 'l')}, {formats.date_format(starts, 'DATE_FORMAT')}"
     if starts.date() == ends.date():
-        return f"{start_day}, {starts:%H:%M}–{ends:%H:%M}"
+        return f"{start_day}, {starts:%H:%M}–{ends:%H:%M} {ends:%Z}"
     end_day = f"{formats.date_format(ends, 'l')}, {formats.date_format(ends, 'DATE_FORMAT')}"
-    return f"{start_day}, {starts:%H:%M} – {end_day}, {ends:%H:%M}"
+    return f"{start_day}, {starts:%H:%M} {starts:%Z} – {end_day}, {ends:%H:%M} {ends:%Z}"
 
 
-def format_moment(*, moment) -> str:
-    """A date and time in the active language and time zone: "28 November 2026, 09:00"."""
-    local = timezone.localtime(moment)
-    return f"{formats.date_format(local, 'DATE_FORMAT')}, {local:%H:%M}"
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def _registration(email: OutgoingEmail) -> Registration:
@@ -88,7 +92,8 @@ def _base_context(registration: Registration) -> dict:
         "event": event,
         "when": event_when(event=event),
         "venue": event.venue,
-        "address_lines": [line.strip() for line in event.address.splitlines() if line.strip()],
+        "address_lines": _lines(event.address),
+        "billing_address_lines": _lines(registration.billing_address),
         "price": format_price(amount=registration.price, currency=registration.currency),
         "registration_url": f"{settings.SITE_URL}{registration.get_absolute_url()}",
         "event_url": f"{settings.SITE_URL}{event.get_absolute_url()}",
@@ -96,18 +101,6 @@ def _base_context(registration: Registration) -> dict:
         "cancel_until": format_moment(moment=event.cancellation_closes_at),
         "site_url": settings.SITE_URL,
     }
-
-
-SIGNATURE_DELIMITER = "-- "
-
-
-def _plain(text: str) -> str:
-    # Templates leave blank lines where tags were; a reader should see one blank line at most.
-    # The signature delimiter keeps its trailing space: mail clients recognise it by that.
-    lines = [
-        line if line == SIGNATURE_DELIMITER else line.rstrip() for line in text.strip().splitlines()
-    ]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
 
 
 def _compose(
@@ -123,7 +116,7 @@ def _compose(
         "subject": subject,
         "ticket_cid": TICKET_CONTENT_ID if with_ticket else "",
     }
-    text = _plain(render_to_string(f"email/{template}.txt", context))
+    text = plain_text_body(render_to_string(f"email/{template}.txt", context))
     html = render_to_string(f"email/{template}.html", context)
     inline_images = []
     if with_ticket:

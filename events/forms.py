@@ -7,7 +7,7 @@ is decided by events.services (which calls events.pricing).
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import validate_ean_number
+from .models import normalise_vat_number, validate_ean_number, validate_vat_number
 
 # Billing fields exist on the form only when the visitor's decided price is above zero.
 BILLING_FIELDS = (
@@ -26,6 +26,16 @@ class EanNumberField(forms.CharField):
 
     def to_python(self, value):
         return "".join(super().to_python(value).split())
+
+
+class VatNumberField(forms.CharField):
+    """A VAT number as people type it (spaces, dots, hyphens, any case), stored normalised
+    and checked by the model's validator."""
+
+    default_validators = [validate_vat_number]
+
+    def to_python(self, value):
+        return normalise_vat_number(super().to_python(value))
 
 
 class RegistrationForm(forms.Form):
@@ -49,7 +59,11 @@ class RegistrationForm(forms.Form):
         help_text=_("Only other confirmed attendees of this event and MVA staff can see the list."),
     )
     billing_organisation = forms.CharField(
-        label=_("Organisation to invoice"), max_length=200, required=False
+        label=_("Organisation to invoice"),
+        max_length=200,
+        required=False,
+        help_text=_("If you pay yourself, enter your own name."),
+        widget=forms.TextInput(attrs={"autocomplete": "organization"}),
     )
     billing_address = forms.CharField(
         label=_("Billing address"),
@@ -57,8 +71,11 @@ class RegistrationForm(forms.Form):
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-    billing_vat_number = forms.CharField(
-        label=_("VAT number"), max_length=30, required=False, help_text=_("Optional.")
+    billing_vat_number = VatNumberField(
+        label=_("VAT number"),
+        max_length=30,
+        required=False,
+        help_text=_("Optional. With the country code, for example DK12345678."),
     )
     billing_po_reference = forms.CharField(
         label=_("Purchase-order reference"),

@@ -1,3 +1,4 @@
+import re
 import secrets
 from decimal import Decimal
 
@@ -201,6 +202,41 @@ def validate_ean_number(value: str) -> None:
         )
 
 
+# Country rules for the two countries most attendees invoice from; other numbers are checked
+# for the general European shape (country code, then 2–14 letters and digits).
+_VAT_NUMBER_DIGITS = {"DK": re.compile(r"\d{8}"), "SE": re.compile(r"\d{10}01")}
+_VAT_NUMBER_SHAPE = re.compile(r"[A-Z]{2}[0-9A-Z]{2,14}")
+
+
+def normalise_vat_number(value: str) -> str:
+    """A VAT number as it is stored: upper case, without the spaces, dots and hyphens
+    people type in it ("dk 12 34 56 78" → "DK12345678")."""
+    return re.sub(r"[\s.\-]", "", value).upper()
+
+
+def validate_vat_number(value: str) -> None:
+    """A VAT number with its country code: Danish DK + 8 digits, Swedish SE + 12 digits
+    ending in 01, others two letters and 2–14 letters and digits, at least two of them
+    digits. Applied by every form that writes the field."""
+    number = normalise_vat_number(value)
+    country, rest = number[:2], number[2:]
+    pattern = _VAT_NUMBER_DIGITS.get(country)
+    valid = (
+        pattern.fullmatch(rest) is not None
+        if pattern is not None
+        else _VAT_NUMBER_SHAPE.fullmatch(number) is not None
+        and sum(character.isdigit() for character in rest) >= 2
+    )
+    if not valid:
+        raise ValidationError(
+            _(
+                "Enter the VAT number with its country code, for example DK12345678 or "
+                "SE556677889901."
+            ),
+            code="vat_number",
+        )
+
+
 def new_ticket_code() -> str:
     # 24 random bytes: 192 bits, well above the 128 the design asks for; URL-safe.
     return secrets.token_urlsafe(24)
@@ -337,7 +373,9 @@ class Registration(models.Model):
 
     billing_organisation = models.CharField(_("organisation"), max_length=200, blank=True)
     billing_address = models.TextField(_("billing address"), blank=True)
-    billing_vat_number = models.CharField(_("VAT number"), max_length=30, blank=True)
+    billing_vat_number = models.CharField(
+        _("VAT number"), max_length=30, blank=True, validators=[validate_vat_number]
+    )
     billing_po_reference = models.CharField(
         _("purchase-order reference"), max_length=100, blank=True
     )

@@ -135,11 +135,12 @@ def per_day_chart_svg(*, days: list[DayCount], chart_id: str = "per-day") -> Saf
             )
             + f'<text x="{left}" y="40" fill="{INK}">{escape(description)}</text></svg>'
         )
-    maximum = nice_axis_maximum(max(day.registrations for day in days))
+    # At least 2, so that the middle grid line is a whole number (1) and not a second "0".
+    maximum = nice_axis_maximum(max(2, *(day.registrations for day in days)))
     description = _("%(total)d registrations from %(first)s to %(last)s.") % {
         "total": days[-1].cumulative,
-        "first": date_format(days[0].day, "SHORT_DATE_FORMAT"),
-        "last": date_format(days[-1].day, "SHORT_DATE_FORMAT"),
+        "first": date_format(days[0].day, "DATE_FORMAT"),
+        "last": date_format(days[-1].day, "DATE_FORMAT"),
     }
     parts = [
         _svg_open(
@@ -159,18 +160,21 @@ def per_day_chart_svg(*, days: list[DayCount], chart_id: str = "per-day") -> Saf
         bar_height = plot_height * day.registrations / maximum
         x = left + index * slot + (slot - bar_width) / 2
         y = top + plot_height - bar_height
-        label = f"{date_format(day.day, 'SHORT_DATE_FORMAT')}: {day.registrations}"
+        label = f"{date_format(day.day, 'DATE_FORMAT')}: {day.registrations}"
         parts.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_width:.1f}" height="{bar_height:.1f}" '
             f'fill="{BAR_COLOUR}"><title>{escape(label)}</title></rect>'
         )
-    # At most about eight date labels, so they never overlap.
-    label_every = max(math.ceil(len(days) / 8), 1)
+    # At most six date labels: a day and a month name written out in full ("28. september")
+    # takes up to about 90 px, and six leave each at least 110.
+    label_every = max(math.ceil(len(days) / 6), 1)
+    half_label = 45
     for index in range(0, len(days), label_every):
-        x = left + index * slot + slot / 2
+        # Under its bar, but never cut off at either edge of the chart.
+        x = min(max(left + index * slot + slot / 2, half_label), width - half_label)
         parts.append(
             f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle" fill="{INK}">'
-            f"{escape(date_format(days[index].day, 'j M'))}</text>"
+            f"{escape(date_format(days[index].day, 'MONTH_DAY_FORMAT'))}</text>"
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped
@@ -180,7 +184,11 @@ def category_chart_svg(
     *, categories: list[CategoryCount], chart_id: str = "by-category"
 ) -> SafeString:
     """Horizontal stacked bars of confirmed and wait-listed registrations per category."""
-    width, row_height, left, right, top = 720, 34, 200, 60, 30
+    width, row_height, right, top = 720, 34, 60, 30
+    # Room for the longest category name ("Anställd vid medlemsuniversitet"), at roughly 7 px
+    # a character: SVG text does not wrap, and a fixed margin cut the longer translations off.
+    longest = max((len(item.label) for item in categories), default=0)
+    left = min(max(120, 7 * longest + 16), 320)
     height = top + row_height * len(categories) + 10
     plot_width = width - left - right
     title = _("Active registrations by admission category")

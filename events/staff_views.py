@@ -20,6 +20,7 @@ from . import services
 from .models import Registration
 
 CHECK_IN_PERMISSION = "events.change_registration"
+JUST_CHECKED_IN = "checked_in"
 
 
 def checked_in_moment(registration: Registration) -> str:
@@ -60,12 +61,13 @@ def check_in(request, ticket_code: str):
             values = {"name": registration.full_name, "time": checked_in_moment(registration)}
             if newly:
                 messages.success(request, _("%(name)s is checked in at %(time)s.") % values)
-            else:
-                messages.warning(
-                    request, _("%(name)s was already checked in at %(time)s.") % values
-                )
+                # The page after this check-in reports it as done, not as "already".
+                return redirect(f"{request.path}?{JUST_CHECKED_IN}=1")
+            messages.warning(request, _("%(name)s was already checked in at %(time)s.") % values)
         return redirect(request.path)
 
+    event = registration.event
+    today = timezone.localdate()
     return render(
         request,
         "events/check_in.html",
@@ -74,6 +76,12 @@ def check_in(request, ticket_code: str):
             "registration": registration,
             "checked_in_moment": (
                 checked_in_moment(registration) if registration.checked_in_at else ""
+            ),
+            # A second scan must stand out; the page right after one's own check-in must not.
+            "just_checked_in": request.GET.get(JUST_CHECKED_IN) == "1"
+            and registration.checked_in_by_id == request.user.pk,
+            "not_today": not (
+                timezone.localdate(event.starts_at) <= today <= timezone.localdate(event.ends_at)
             ),
         },
     )

@@ -74,9 +74,18 @@ def ticket_qr_svg(*, registration: Registration, scale: int = 6) -> str:
     """SVG of the ticket QR code, for the registration page (no JavaScript, crisp on phones)."""
     url = check_in_url(registration=registration)
     # The title (a tooltip, and the image's name for screen readers) is in the page's
-    # language, so each language has its own drawing.
+    # language, so each language has its own drawing. A viewBox instead of a fixed size lets
+    # the page scale the code to its box; with the size fixed, a smaller box cut off its
+    # edge ("scalable" in the key keeps drawings of the fixed-size kind out).
     language = translation.get_language() or settings.LANGUAGE_CODE
     drawing = _drawn(
-        url, "svg", scale, variant=language, xmldecl=False, svgns=True, title=gettext("Ticket")
+        url,
+        "svg",
+        scale,
+        variant=f"{language}-scalable",
+        xmldecl=False,
+        svgns=True,
+        omitsize=True,
+        title=gettext("Ticket"),
     )
     return drawing.decode()

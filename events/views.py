@@ -82,10 +82,11 @@ def event_list(request):
     networks = list(Network.objects.order_by("name"))
     selected_network = None
     wanted = request.GET.get("network", "").strip()
+    unknown_network = False
     if wanted:
         selected_network = next((n for n in networks if n.slug == wanted), None)
-        if selected_network is None:
-            raise Http404(_("There is no network with that name."))
+        # A stale or mistyped link still leads to the events, with a word on why all show.
+        unknown_network = selected_network is None
 
     events = Event.objects.published().select_related("network")
     if selected_network is not None:
@@ -112,6 +113,7 @@ def event_list(request):
             "past": past,
             "networks": networks,
             "selected_network": selected_network,
+            "unknown_network": unknown_network,
         },
     )
 

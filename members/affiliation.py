@@ -54,6 +54,12 @@ class Affiliation:
     def is_member_on(self, on: date) -> bool:
         return is_member_on(institution=self.institution, on=on)
 
+    def next_membership_starts_on(self, after: date) -> date | None:
+        """The first day of the institution's next membership starting after the date, if
+        one is on record (from the prefetched memberships)."""
+        starts = [m.starts_on for m in self.institution.memberships.all() if m.starts_on > after]
+        return min(starts, default=None)
+
 
 @dataclass(frozen=True)
 class AddressAffiliation:

@@ -11,14 +11,31 @@ def affiliation(request):
     audience it identifies, whether that institution is a member today, and whether it
     counts yet (only verified addresses do). A bounded number of queries."""
     today = timezone.localdate()
-    rows = [
+    addresses = affiliations_by_address(user=request.user)
+    rows = []
+    for address in addresses:
+        affiliation = address.affiliation
+        member_today = bool(affiliation and affiliation.is_member_on(today))
+        rows.append(
+            {
+                "address": address,
+                "shown_domain": address.email.rpartition("@")[2].lower(),
+                "institution": affiliation.institution if affiliation else None,
+                "is_staff": bool(affiliation and affiliation.is_staff),
+                "member_today": member_today,
+                "member_from": (
+                    affiliation.next_membership_starts_on(today)
+                    if affiliation and not member_today
+                    else None
+                ),
+            }
+        )
+    return render(
+        request,
+        "members/affiliation.html",
         {
-            "address": address,
-            "shown_domain": address.email.rpartition("@")[2].lower(),
-            "institution": address.affiliation.institution if address.affiliation else None,
-            "is_staff": bool(address.affiliation and address.affiliation.is_staff),
-            "member_today": bool(address.affiliation and address.affiliation.is_member_on(today)),
-        }
-        for address in affiliations_by_address(user=request.user)
-    ]
-    return render(request, "members/affiliation.html", {"rows": rows})
+            "rows": rows,
+            # The invitation to add a work address is for those without a verified one.
+            "has_institutional_address": any(address.counts for address in addresses),
+        },
+    )

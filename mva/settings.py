@@ -86,7 +86,7 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"].get("ENGINE") == "django.db.backends.sqlite3":
     # The embedded set-up: SQLite has no row locks, so two requests writing at once would
     # fail with "database is locked". Transactions take the write lock when they begin and
     # wait for it (up to `timeout` seconds); WAL lets pages be read meanwhile.

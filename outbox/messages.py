@@ -1,5 +1,5 @@
-"""MIME building blocks the renderers of other apps use: HTML with inline images, calendar
-attachments.
+"""Building blocks the renderers of other apps use: HTML with inline images, calendar
+attachments, the tidying of plain-text bodies and how a moment is written in a message.
 
 Django's EmailMultiAlternatives puts every attachment beside the alternatives
 (multipart/mixed). Images referenced from the HTML as `cid:` belong with the HTML part in a
@@ -7,6 +7,7 @@ multipart/related, or some clients (Apple Mail, Thunderbird) show them a second 
 attachment and others (older Outlook) not at all.
 """
 
+import re
 from dataclasses import dataclass
 from email.mime.base import MIMEBase
 from email.mime.image import MIMEImage
@@ -15,6 +16,25 @@ from email.mime.text import MIMEText
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import SafeMIMEMultipart
+from django.utils import formats, timezone
+
+SIGNATURE_DELIMITER = "-- "
+
+
+def plain_text_body(text: str) -> str:
+    """A plain-text body as rendered from a template, tidied: template tags leave blank
+    lines and trailing spaces behind, and a reader should see one blank line at most. The
+    signature delimiter keeps its trailing space: mail clients recognise it by that."""
+    lines = [
+        line if line == SIGNATURE_DELIMITER else line.rstrip() for line in text.strip().splitlines()
+    ]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
+def format_moment(*, moment) -> str:
+    """A date and time in the active language and time zone: "28 November 2026, 09:00"."""
+    local = timezone.localtime(moment)
+    return f"{formats.date_format(local, 'DATE_FORMAT')}, {local:%H:%M}"
 
 
 @dataclass(frozen=True)

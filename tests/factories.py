@@ -38,6 +38,19 @@ class UserFactory(factory.django.DjangoModelFactory):
             )
 
 
+def signup_data(**overrides) -> dict[str, str]:
+    """The sign-up form as a new member-university researcher fills it in."""
+    return {
+        "first_name": "Astrid",
+        "last_name": "Lindqvist",
+        "job_title": "Associate professor",
+        "email": "astrid.lindqvist@med.lu.se",
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        **overrides,
+    }
+
+
 def add_email(user: User, email: str, *, verified: bool = True) -> EmailAddress:
     """Give a user one more address, verified or not."""
     return EmailAddress.objects.create(user=user, email=email, primary=False, verified=verified)

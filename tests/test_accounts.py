@@ -19,7 +19,7 @@ from members.middleware import staff_must_activate_two_factor
 from members.models import User
 from outbox.models import OutgoingEmail
 from outbox.services import PRERENDERED, send_queued_email
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD, UserFactory, signup_data
 
 pytestmark = pytest.mark.django_db
 
@@ -28,19 +28,6 @@ TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def signup_data(**overrides):
-    data = {
-        "first_name": "Astrid",
-        "last_name": "Lindqvist",
-        "job_title": "Associate professor",
-        "email": "astrid.lindqvist@med.lu.se",
-        "password1": PASSWORD,
-        "password2": PASSWORD,
-    }
-    data.update(overrides)
-    return data
 
 
 def send_outbox_to(recipient, mailoutbox):

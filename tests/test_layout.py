@@ -248,3 +248,13 @@ def test_privacy_page_is_linked_from_every_page(client):
     response = client.get(reverse("privacy"))
     assert response.status_code == 200
     assert "<h1>" in response.content.decode()
+
+
+def test_every_page_names_its_icon_and_the_icon_exists(client):
+    from django.contrib.staticfiles import finders
+
+    html = client.get("/").content.decode()
+    match = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html)
+    assert match, "no icon link (browsers then ask for /favicon.ico and get a 404)"
+    path = match.group(1).removeprefix("/static/")
+    assert finders.find(path), path

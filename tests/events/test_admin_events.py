@@ -1,9 +1,11 @@
 """The events back office: list, capacity, programme, messages to attendees, duplicates, report."""
 
 import datetime
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
@@ -85,6 +87,47 @@ def test_the_change_page_has_the_programme_inline_links_and_the_chart(client, st
     assert reverse("admin:events_event_message", args=[event.pk]) in content
     assert f"{reverse('admin:events_registration_add')}?event={event.pk}" in content
     assert "<svg" in content and "Registrations per day" in content
+
+
+def test_the_change_page_has_wide_title_and_summary_inputs(client, staff):
+    event = EventFactory(title="Lab tour: the imaging facility at Medicon Village")
+    content = client.get(change_url(event)).content.decode()
+    for name in ["title", "summary"]:
+        tag = re.search(rf'<input type="text" name="{name}"[^>]*>', content).group()
+        # Django's class for its widest text boxes (610 px in a change form), where the
+        # default vTextField is 20em.
+        assert 'class="vLargeTextField"' in tag
+    venue = re.search(r'<input type="text" name="venue"[^>]*>', content).group()
+    assert 'class="vTextField"' in venue
+    assert "/static/css/admin.css" in content
+
+
+def test_the_title_and_the_tools_share_a_row_that_wraps(client, staff):
+    """The tools used to float over the title; now both sit in one flex row (admin.css)."""
+    event = EventFactory(title="Lab tour: the imaging facility at Medicon Village")
+    content = client.get(change_url(event)).content.decode()
+    heading = re.search(
+        r'<div class="heading-with-tools">\s*<h2>([^<]*)</h2>\s*'
+        r'<ul class="object-tools">(.*?)</ul>',
+        content,
+        re.DOTALL,
+    )
+    assert heading.group(1) == "Lab tour: the imaging facility at Medicon Village"
+    tools = re.findall(r"<li>\s*<a [^>]*>([^<]+)</a>\s*</li>", heading.group(2))
+    assert [tool.strip() for tool in tools] == [
+        "Registrations",
+        "Report",
+        "Message all attendees",
+        "Register a guest",
+        "History",
+        "View on site",
+    ]
+    assert content.count('class="object-tools"') == 1
+
+
+def test_the_add_page_keeps_the_admins_plain_heading(client, staff):
+    content = client.get(reverse("admin:events_event_add")).content.decode()
+    assert "heading-with-tools" not in content and 'class="object-tools"' not in content
 
 
 def test_raising_the_capacity_promotes_from_the_waiting_list(client, staff):
@@ -451,8 +494,64 @@ def test_the_per_day_chart_has_one_bar_per_day_and_readable_labels():
     ]
     svg = reports.per_day_chart_svg(days=days)
     assert svg.count("<rect") == 40
-    assert svg.count('text-anchor="middle"') <= 8
+    # Month names written out take room: at most six date labels, none past either edge.
+    labels = re.findall(r'<text x="([\d.]+)" y="\d+" text-anchor="middle"[^>]*>([^<]*)</text>', svg)
+    assert [text for _x, text in labels] == [
+        "1 May",
+        "8 May",
+        "15 May",
+        "22 May",
+        "29 May",
+        "5 June",
+    ]
+    assert all(45 <= float(x) <= 720 - 45 for x, _text in labels)
     assert 'role="img"' in svg and "<title" in svg
+
+
+def test_a_chart_of_single_registrations_has_whole_numbers_on_its_axis():
+    days = [reports.DayCount(day=datetime.date(2030, 5, 1), registrations=1, cumulative=1)]
+    svg = reports.per_day_chart_svg(days=days)
+    axis = re.findall(r'text-anchor="end" fill="[^"]+">(\d+)</text>', svg)
+    assert axis == ["0", "1", "2"]
+
+
+def test_the_category_chart_leaves_room_for_the_longest_name():
+    categories = [
+        reports.CategoryCount(
+            category="member_university_staff",
+            label="Anställd vid medlemsuniversitet",
+            confirmed=3,
+            waitlisted=1,
+        ),
+        reports.CategoryCount(category="member", label="Medlem", confirmed=2, waitlisted=0),
+    ]
+    svg = reports.category_chart_svg(categories=categories)
+    # Labels end 8 px left of the bars; at about 7 px a character the name starts inside.
+    label_x = float(re.search(r'<text x="([\d.]+)"[^>]*>Anställd vid', svg).group(1))
+    assert label_x >= 7 * len("Anställd vid medlemsuniversitet")
+
+
+@pytest.mark.parametrize(
+    ("language", "table_day", "axis_day", "absent"),
+    [
+        ("en", "28 November 2030", "28 November", "11/28/2030"),
+        ("sv", "28 november 2030", "28 november", "2030-11-28"),
+        ("da", "28. november 2030", "28. november", "28.11.2030"),
+    ],
+)
+def test_the_report_writes_dates_in_the_pages_language(
+    client, staff, language, table_day, axis_day, absent
+):
+    event = EventFactory()
+    RegistrationFactory(
+        event=event, created_at=datetime.datetime(2030, 11, 28, 12, tzinfo=COPENHAGEN)
+    )
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    content = client.get(reverse("admin:events_event_report", args=[event.pk])).content.decode()
+    assert f'<th scope="row">{table_day}</th>' in content
+    assert re.search(rf'text-anchor="middle" fill="[^"]+">{axis_day}</text>', content)
+    assert f"<title>{table_day}: 1</title>" in content
+    assert absent not in content and "Nov<" not in content
 
 
 def test_the_report_page(client, staff):

@@ -113,12 +113,16 @@ def test_one_post_checks_in_and_a_second_scan_says_when(client, registration):
     staff = event_staff_user()
     client.force_login(staff)
     response = client.post(url(registration), follow=True)
-    assert response.redirect_chain == [(url(registration), 302)]
+    assert response.redirect_chain == [(f"{url(registration)}?checked_in=1", 302)]
     registration.refresh_from_db()
     assert registration.checked_in_at is not None
     assert registration.checked_in_by == staff
     local = timezone.localtime(registration.checked_in_at).strftime("%H:%M")
-    assert f"is checked in at {local}" in response.content.decode()
+    done = response.content.decode()
+    assert f"is checked in at {local}" in done
+    # Right after one's own check-in the page says it is done, not "already" (a warning).
+    assert f'<span class="badge badge-ok">Checked in at {local}</span>' in done
+    assert "Already checked in" not in done
 
     again = client.get(url(registration)).content.decode()
     assert f"Already checked in at {local}" in again
@@ -170,3 +174,18 @@ def test_staff_get_a_404_for_an_unknown_ticket(client):
 def test_other_methods_are_refused(client, registration):
     client.force_login(event_staff_user())
     assert client.put(url(registration)).status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("days_away", "warned"),
+    [(-2, True), (0, False), (1, True), (30, True)],
+    ids=["two days ago", "today", "tomorrow", "next month"],
+)
+def test_a_ticket_for_another_day_is_pointed_out(client, days_away, warned):
+    starts_at = timezone.now() + datetime.timedelta(days=days_away)
+    registration = RegistrationFactory(
+        event__starts_at=starts_at, event__ends_at=starts_at + datetime.timedelta(minutes=1)
+    )
+    client.force_login(event_staff_user())
+    page = client.get(url(registration)).content.decode()
+    assert ("not today" in page) is warned

@@ -94,7 +94,7 @@ def test_confirmation_has_price_reason_programme_venue_link_ticket_and_calendar(
         "Dear Jens,",
         "R&D Day <2030>",  # plain text is not HTML-escaped
         "Price: 1,200 DKK\n       Standard price: no member institution.",
-        "Friday, 15 March 2030, 09:00–16:00",
+        "Friday, 15 March 2030, 09:00–16:00 CET",
         "Medicon Village, Scheelevägen 2, 223 81 Lund, Sweden",
         "09:00–09:45  Welcome & coffee – Anna Larsson",
         "10:00–10:45  Keynote",
@@ -109,6 +109,39 @@ def test_confirmation_has_price_reason_programme_venue_link_ticket_and_calendar(
     assert f'src="cid:{TICKET_CONTENT_ID}"' in html
     assert f'href="{registration_url}"' in html
     assert "Welcome &amp; coffee" in html
+
+
+@pytest.mark.parametrize("kind", ["confirmation", "promoted"])
+def test_a_fee_s_billing_details_are_in_the_e_mail_to_check(event, kind):
+    registration = confirmed(
+        event,
+        billing_organisation="Acme Biotech AB",
+        billing_address="Scheelevägen 2\n223 81 Lund",
+        billing_vat_number="SE556677889901",
+        billing_po_reference="PO-42",
+        billing_ean_number="5790001234567",
+    )
+    queue = {
+        "confirmation": notifications.queue_confirmation,
+        "promoted": notifications.queue_promoted,
+    }[kind]
+    message = render(queue(registration=registration))
+
+    assert (
+        "Invoice to:\nAcme Biotech AB\nScheelevägen 2\n223 81 Lund\n"
+        "VAT number: SE556677889901\nPurchase-order reference: PO-42\n"
+        "EAN number: 5790001234567\n"
+    ) in message.body
+    html = message.alternatives[0].content
+    assert "Acme Biotech AB<br>Scheelevägen 2<br>223 81 Lund" in html
+    assert "reply to this e-mail" in html
+
+
+def test_a_free_place_s_e_mail_has_no_billing_block(event):
+    registration = confirmed(event, price=Decimal("0.00"), billing_organisation="Old data")
+    message = render(notifications.queue_confirmation(registration=registration))
+    assert "Invoice to" not in message.body
+    assert "Invoice to" not in message.alternatives[0].content
 
 
 def test_confirmation_mime_structure_inline_qr_and_calendar(event):
@@ -180,17 +213,17 @@ def test_format_price(amount, currency, language, expected):
 @pytest.mark.parametrize(
     ("starts", "ends", "expected"),
     [
-        ((2030, 3, 15, 9, 0), (2030, 3, 15, 16, 30), "Friday, 15 March 2030, 09:00–16:30"),
+        ((2030, 3, 15, 9, 0), (2030, 3, 15, 16, 30), "Friday, 15 March 2030, 09:00–16:30 CET"),
         (
             (2030, 3, 15, 18, 0),
             (2030, 3, 16, 2, 0),
-            "Friday, 15 March 2030, 18:00 – Saturday, 16 March 2030, 02:00",
+            "Friday, 15 March 2030, 18:00 CET – Saturday, 16 March 2030, 02:00 CET",
         ),
         # Stored in UTC, shown in Copenhagen time (summer time here).
         (
             (2030, 6, 1, 7, 0, "UTC"),
             (2030, 6, 1, 9, 0, "UTC"),
-            "Saturday, 1 June 2030, 09:00–11:00",
+            "Saturday, 1 June 2030, 09:00–11:00 CEST",
         ),
     ],
 )

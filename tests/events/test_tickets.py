@@ -1,6 +1,7 @@
 """The ticket QR code: what it encodes, and that a drawing is reused."""
 
 import logging
+import re
 
 import pytest
 import redis
@@ -75,6 +76,13 @@ def test_the_png_is_a_png_and_the_svg_an_inline_svg():
     assert tickets.ticket_qr_png(registration=registration).startswith(b"\x89PNG\r\n\x1a\n")
     svg = tickets.ticket_qr_svg(registration=registration)
     assert svg.startswith("<svg") and "<title>Ticket</title>" in svg
+
+
+def test_the_svg_scales_to_its_box_instead_of_being_cut_off():
+    svg = tickets.ticket_qr_svg(registration=RegistrationFactory())
+    tag = svg[: svg.index(">")]
+    assert re.search(r'viewBox="0 0 (\d+) \1"', tag)
+    assert "width=" not in tag and "height=" not in tag
 
 
 def test_the_svg_title_is_in_the_page_language():

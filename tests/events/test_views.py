@@ -7,20 +7,24 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
 from events import services
-from events.models import Event, Registration, ean_check_digit_is_valid
+from events.models import Event, Registration, ean_check_digit_is_valid, validate_vat_number
 from members.models import Institution
 from tests.factories import (
     PASSWORD,
     EventFactory,
+    InstitutionDomainFactory,
+    InstitutionFactory,
     NetworkFactory,
     ProgrammeItemFactory,
     RegistrationFactory,
     UserFactory,
+    add_email,
     member_institution,
 )
 
@@ -139,9 +143,15 @@ def test_list_filters_by_network(client):
     assert "<h1>Events: Cancer network</h1>" in response.content.decode()
 
 
-def test_list_with_an_unknown_network_is_404(client):
-    response = client.get(reverse("events:list"), {"network": "no-such-network"})
-    assert response.status_code == 404
+def test_list_with_an_unknown_network_shows_every_event_and_says_why(client):
+    cancer = NetworkFactory(name="Cancer network", slug="cancer")
+    EventFactory(title="Tumour biology day", network=cancer)
+    EventFactory(title="Device regulation day")
+    response = client.get(reverse("events:list"), {"network": "renamed-network"})
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "There is no network by that name (any more), so all events are shown." in text
+    assert "Tumour biology day" in text and "Device regulation day" in text
 
 
 @pytest.mark.parametrize(
@@ -606,12 +616,10 @@ def test_register_with_a_fee_and_no_billing_organisation_is_a_field_error(client
     assert response.status_code == 400
     html = response.content.decode()
     assert 'id="id_billing_organisation_error"' in html
-    assert re.search(
-        r'<input[^>]*name="billing_organisation"[^>]*aria-describedby="id_billing_organisation_error"',
-        html,
-    ) or re.search(
-        r'<input[^>]*aria-describedby="id_billing_organisation_error"[^>]*name="billing_organisation"',
-        html,
+    # The error is described together with the field's help text.
+    described = r'aria-describedby="[^"]*\bid_billing_organisation_error\b[^"]*"'
+    assert re.search(rf'<input[^>]*name="billing_organisation"[^>]*{described}', html) or (
+        re.search(rf'<input[^>]*{described}[^>]*name="billing_organisation"', html)
     )
     assert 'aria-invalid="true"' in html
     assert "This field is required." in text_of(response)
@@ -670,6 +678,66 @@ def test_register_with_an_invalid_ean_number_is_a_field_error(client, outsider, 
 )
 def test_ean_check_digit(digits, valid):
     assert ean_check_digit_is_valid(digits) is valid
+
+
+@pytest.mark.parametrize(
+    ("typed", "valid"),
+    [
+        ("DK12345678", True),
+        ("dk 12 34 56 78", True),
+        ("DK1234567", False),  # Danish: eight digits
+        ("DK123456789", False),
+        ("SE556677889901", True),
+        ("SE 556677-8899 01", True),
+        ("SE556677889902", False),  # Swedish: ends in 01
+        ("SE5566778899", False),
+        ("DE123456789", True),
+        ("NO123456789MVA", True),
+        ("CHE-123.456.789 MWST", True),
+        ("GB123456789", True),
+        ("not a vat", False),
+        ("12345678", False),  # no country code
+        ("DK", False),
+        ("XX1", False),
+    ],
+)
+def test_vat_number_rule(typed, valid):
+    if valid:
+        validate_vat_number(typed)
+    else:
+        with pytest.raises(ValidationError) as refused:
+            validate_vat_number(typed)
+        assert refused.value.code == "vat_number"
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"), [("dk 12 34 56 78", "DK12345678"), ("se556677-8899.01", "SE556677889901")]
+)
+def test_register_stores_the_vat_number_as_written_on_invoices(client, outsider, typed, stored):
+    event = EventFactory()
+    client.force_login(outsider)
+    response = register(client, event, billing_vat_number=typed, **BILLING)
+    assert response.status_code == 302
+    assert Registration.objects.get(event=event).billing_vat_number == stored
+
+
+def test_register_with_an_invalid_vat_number_is_a_field_error(client, outsider):
+    event = EventFactory()
+    client.force_login(outsider)
+    response = register(client, event, billing_vat_number="not a vat", **BILLING)
+    assert response.status_code == 400
+    assert 'id="id_billing_vat_number_error"' in response.content.decode()
+    assert "Enter the VAT number with its country code" in text_of(response)
+    assert not Registration.objects.exists()
+
+
+def test_the_billing_organisation_field_helps_people_who_pay_themselves(client, outsider):
+    client.force_login(outsider)
+    html = client.get(reverse("events:register", args=[EventFactory().slug])).content.decode()
+    assert "If you pay yourself, enter your own name." in html
+    assert re.search(
+        r'<input[^>]*autocomplete="organization"[^>]*id="id_billing_organisation"', html
+    )
 
 
 def test_register_with_overlong_needs_is_a_field_error(client, lund_staff):
@@ -975,3 +1043,100 @@ def test_participants_for_anonymous_redirects_to_sign_in(client, event_with_peop
     response = client.get(reverse("events:participants", args=[event_with_people.slug]))
     assert response.status_code == 302
     assert response.url.startswith(reverse("account_login"))
+
+
+# --- What the pages offer, fitted to the person and the event ---------------------------------
+
+
+def test_create_an_account_returns_to_the_registration_form(client):
+    event = EventFactory()
+    html = client.get(event.get_absolute_url()).content.decode()
+    form = reverse("events:register", args=[event.slug])
+    assert f'href="{reverse("account_signup")}?next={form}"' in html
+
+
+def test_the_add_your_work_address_hint_is_only_for_people_without_one(client, outsider, lund):
+    event = EventFactory()
+    hint = "Add and verify your work e-mail address"
+    client.force_login(outsider)
+    assert hint in text_of(client.get(event.get_absolute_url()))
+
+    lapsed = InstitutionFactory(name="Lapsed University")
+    InstitutionDomainFactory(institution=lapsed, domain="lapsed.example.edu")
+    client.force_login(UserFactory(email="carl@lapsed.example.edu"))
+    page = text_of(client.get(event.get_absolute_url()))
+    assert "Lapsed University is not a member" in page
+    assert hint not in page
+
+
+def test_a_better_price_since_registering_is_pointed_out_not_applied(client, outsider, lund):
+    event = EventFactory()
+    client.force_login(outsider)
+    register(client, event, **BILLING)
+    registration = Registration.objects.get(user=outsider)
+    assert registration.price == event.standard_price
+    add_email(outsider, "pat@lu.se", verified=True)
+
+    page = text_of(client.get(event.get_absolute_url()))
+
+    assert "Your price was set when you registered" in page
+    assert "it would now be: Free" in page
+    registration.refresh_from_db()
+    assert registration.price == event.standard_price  # never recomputed silently
+
+
+def test_a_past_event_offers_neither_a_price_nor_a_calendar_file(client, outsider):
+    event = past_event()
+    client.force_login(outsider)
+    html = client.get(event.get_absolute_url()).content.decode()
+    assert "Your price" not in html
+    assert reverse("events:calendar", args=[event.slug]) not in html
+
+
+def test_a_cancelled_registration_page_claims_no_listing_and_offers_no_calendar(client, user):
+    registration = services.register_for_event(
+        event_id=EventFactory().pk,
+        user=user,
+        details=services.RegistrationDetails(listed_as_participant=True),
+        require_billing=False,
+    ).registration
+    services.cancel_registration(registration_id=registration.pk)
+    client.force_login(user)
+    html = client.get(registration.get_absolute_url()).content.decode()
+    assert "participant list" not in html
+    assert reverse("events:calendar", args=[registration.event.slug]) not in html
+
+
+def test_a_registration_with_a_fee_shows_where_the_invoice_goes(client, outsider):
+    event = EventFactory()
+    client.force_login(outsider)
+    register(client, event, **BILLING, billing_vat_number="DK12345678")
+    registration = Registration.objects.get(user=outsider)
+
+    page = text_of(client.get(registration.get_absolute_url()))
+
+    assert "Invoice to Acme Pharma A/S Ørestads Boulevard 1 2300 København S" in page
+    assert "VAT number DK12345678" in page
+
+
+@pytest.mark.parametrize(
+    ("someone_waits", "expected"),
+    [
+        (True, "Your place goes to the next person on the waiting list"),
+        (False, "Your place is freed for someone else"),
+    ],
+)
+def test_the_cancel_page_says_where_the_place_goes(client, user, someone_waits, expected):
+    event = EventFactory(capacity=1)
+    registration = services.register_for_event(
+        event_id=event.pk, user=user, details=services.RegistrationDetails(**BILLING)
+    ).registration
+    if someone_waits:
+        services.register_for_event(
+            event_id=event.pk, user=UserFactory(), details=services.RegistrationDetails(**BILLING)
+        )
+    client.force_login(user)
+    page = text_of(
+        client.get(reverse("events:cancel_registration", args=[registration.ticket_code]))
+    )
+    assert expected in page

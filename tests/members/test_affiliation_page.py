@@ -6,6 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from tests.factories import (
     InstitutionDomainFactory,
@@ -110,3 +111,30 @@ def test_the_page_renders_in_the_visitors_language(client, institutions):
         response = client.get(URL, headers={"accept-language": "sv"})
     assert response.status_code == 200
     assert '<html lang="sv">' in response.content.decode()
+
+
+def test_a_membership_that_starts_soon_is_named_with_its_first_day(client, institutions):
+    starts_on = timezone.localdate() + datetime.timedelta(days=20)
+    ruc = InstitutionFactory(name="Roskilde University")
+    InstitutionDomainFactory(institution=ruc, domain="ruc.dk")
+    MembershipFactory(institution=ruc, starts_on=starts_on, ends_on=None)
+    client.force_login(UserFactory(email="sven@ruc.dk"))
+    with translation.override("en"):
+        expected_day = date_format(starts_on, "DATE_FORMAT")
+    assert lines(client.get(URL)) == [
+        f"sven@ruc.dk primary ruc.dk — Roskilde University, staff, member from {expected_day}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("email", "invited"),
+    [("anna@gmail.com", True), ("anna@lu.se", False), ("anna@cbs.dk", False)],
+    ids=["private address", "member institution", "lapsed institution"],
+)
+def test_only_people_without_an_institutional_address_are_asked_to_add_one(
+    client, institutions, email, invited
+):
+    client.force_login(UserFactory(email=email))
+    content = client.get(URL).content.decode()
+    assert ("Signed up with a private address?" in content) is invited
+    assert reverse("account_email") in content
