@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from import_export.admin import ImportExportActionModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 
@@ -16,6 +17,46 @@ from .affiliation import (
 )
 from .models import Institution, InstitutionDomain, Membership, Network, User
 from .resources import InstitutionResource
+
+# django-import-export has no Swedish or Danish catalog. The texts of its import pages (the
+# member list's import) are marked here so that makemessages keeps them in the project's
+# catalog, which takes precedence over any app's; events/admin.py does the same for export.
+IMPORT_TEXTS = (
+    gettext_noop("Import"),
+    gettext_noop("Export"),
+    gettext_noop("Resource"),
+    gettext_noop("Format"),
+    gettext_noop("File to import"),
+    gettext_noop("Submit"),
+    gettext_noop("This importer will import the following fields: "),
+    gettext_noop(
+        "Below is a preview of data to be imported. If you are satisfied with the results, "
+        "click 'Confirm import'"
+    ),
+    gettext_noop("Confirm import"),
+    gettext_noop("Preview"),
+    gettext_noop("New"),
+    gettext_noop("Update"),
+    gettext_noop("Delete"),
+    gettext_noop("Skipped"),
+    gettext_noop("Errors"),
+    gettext_noop("Line number"),
+    gettext_noop("Row"),
+    gettext_noop("Non field specific"),
+    gettext_noop("Some rows failed to validate"),
+    gettext_noop(
+        "Please correct these errors in your data where possible, then reupload it using the "
+        "form above."
+    ),
+    gettext_noop("Import finished: {} new, {} updated, {} deleted and {} skipped {}."),
+    gettext_noop(
+        "%(exc_name)s encountered while trying to read file. Ensure you have chosen the "
+        "correct format for the file."
+    ),
+    gettext_noop(
+        "No valid data to import. Ensure your file has the correct headers or data for import."
+    ),
+)
 
 
 @admin.register(User)

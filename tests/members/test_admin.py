@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from members.models import Institution, InstitutionDomain, Membership, Network
 from tests.factories import (
@@ -346,3 +346,11 @@ def test_export_of_everything_as_excel(staff_client, lund, cbs):
 
     exported = XLSX().create_dataset(response.content)
     assert sorted(row[0] for row in exported) == ["Copenhagen Business School", "Lund University"]
+
+
+def test_the_member_list_import_page_speaks_swedish(staff_client, db):
+    with translation.override("en"):  # the requests switch the thread's language; restore it
+        staff_client.post(reverse("set_language"), {"language": "sv", "next": "/"})
+        page = staff_client.get(reverse("admin:members_institution_import")).content.decode()
+    assert "Fil att importera" in page
+    assert "File to import" not in page
