@@ -39,7 +39,7 @@ from import_export.admin import ExportActionMixin
 from members.models import Institution
 from outbox.models import OutgoingEmail
 
-from . import notifications, reports, services
+from . import notifications, pricing, reports, services
 from .forms import EanNumberField, VatNumberField
 from .models import Event, ProgrammeItem, Registration
 from .resources import EXPORT_FORMATS, RegistrationResource
@@ -414,7 +414,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
         "institution",
         "institution_name",
         "currency",
-        "price_reason",
+        "price_reason_display",
         "price_override_reason",
         "price_overridden_by",
         "price_overridden_at",
@@ -448,7 +448,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                 "fields": [
                     "category",
                     ("price", "currency"),
-                    "price_reason",
+                    "price_reason_display",
                     "override_reason",
                     "price_override_reason",
                     ("price_overridden_by", "price_overridden_at"),
@@ -567,6 +567,12 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
             day,
             time_format(moment, "TIME_FORMAT"),
         )
+
+    @admin.display(description=_("reason for the price"))
+    def price_reason_display(self, registration: Registration) -> str:
+        """The decision's reason in the staff member's language (an override's reason is
+        shown in its own field)."""
+        return pricing.decision_reason_for(registration=registration)
 
     @admin.display(description=_("check-in page"))
     def check_in_link(self, registration: Registration) -> str:

@@ -28,6 +28,7 @@ from outbox.services import MessageNotNeeded, register_renderer
 from . import notifications, services
 from .calendar import event_calendar
 from .models import Event, Registration
+from .pricing import price_reason_for
 from .tickets import ticket_qr_png
 
 TICKET_CONTENT_ID = "ticket-qr@mva-events"
@@ -95,6 +96,7 @@ def _base_context(registration: Registration) -> dict:
         "address_lines": _lines(event.address),
         "billing_address_lines": _lines(registration.billing_address),
         "price": format_price(amount=registration.price, currency=registration.currency),
+        "price_reason": price_reason_for(registration=registration),
         "registration_url": f"{settings.SITE_URL}{registration.get_absolute_url()}",
         "event_url": f"{settings.SITE_URL}{event.get_absolute_url()}",
         "programme": programme,

@@ -347,6 +347,12 @@ class Registration(models.Model):
     price = models.DecimalField(_("price"), max_digits=10, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
     price_reason = models.TextField(_("reason for the price"))
+    # Which of events.pricing's reasons it was, so that pages can give it in the reader's
+    # language; empty for registrations made before codes were stored (the database default
+    # also serves code of the previous release still running during a deploy).
+    price_reason_code = models.CharField(
+        _("reason code"), max_length=40, blank=True, default="", db_default="", editable=False
+    )
     price_overridden_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

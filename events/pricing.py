@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils import formats, timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from members.affiliation import Affiliation, verified_affiliations
 from members.models import Institution
@@ -27,12 +27,42 @@ _RANK = {
 }
 
 
+# Why a price applies, by code. A registration stores the code beside the text it was
+# decided with, so pages show the reason in the reader's language (see `price_reason_for`).
+_REASONS = {
+    "member_university_staff": gettext_lazy(
+        "Free: you are verified staff of %(institution)s, a member of the Medicon Valley Alliance."
+    ),
+    "member_staff": gettext_lazy(
+        "Member price: you are verified staff of %(institution)s, a member."
+    ),
+    "no_member_address": gettext_lazy(
+        "Standard price: none of your verified addresses belongs to a member."
+    ),
+    "students": gettext_lazy(
+        "Standard price: students of %(institution)s pay the standard price; "
+        "free and member rates are for staff."
+    ),
+    "not_a_member_on": gettext_lazy("Standard price: %(institution)s is not a member on %(date)s."),
+}
+
+
+def reason_text(*, code: str, institution_name: str, on) -> str:
+    """The reason with this code in the active language; `on` is the event's start date
+    (Europe/Copenhagen), on which membership was judged."""
+    return str(_REASONS[code]) % {
+        "institution": institution_name,
+        "date": formats.date_format(on, "DATE_FORMAT"),
+    }
+
+
 @dataclass(frozen=True)
 class AdmissionDecision:
     category: AdmissionCategory
     price: Decimal
     currency: str
-    reason: str
+    reason_code: str
+    reason: str  # in the language active when the decision was made
     institution: Institution | None = None
 
     @property
@@ -44,48 +74,58 @@ def _event_date(event: Event):
     return timezone.localdate(event.starts_at)
 
 
+def _decision(
+    event: Event,
+    *,
+    category: AdmissionCategory,
+    price: Decimal,
+    code: str,
+    institution: Institution | None,
+) -> AdmissionDecision:
+    return AdmissionDecision(
+        category=category,
+        price=price,
+        currency=event.currency,
+        reason_code=code,
+        reason=reason_text(
+            code=code,
+            institution_name=institution.name if institution else "",
+            on=_event_date(event),
+        ),
+        institution=institution,
+    )
+
+
 def _decision_for(event: Event, affiliation: Affiliation | None) -> AdmissionDecision:
     on = _event_date(event)
     if affiliation is not None and affiliation.is_staff and affiliation.is_member_on(on):
         institution = affiliation.institution
         if institution.kind == Institution.Kind.UNIVERSITY and event.member_university_staff_free:
-            return AdmissionDecision(
+            return _decision(
+                event,
                 category=AdmissionCategory.MEMBER_UNIVERSITY_STAFF,
                 price=Decimal("0.00"),
-                currency=event.currency,
-                reason=_(
-                    "Free: you are verified staff of %(institution)s, a member of the "
-                    "Medicon Valley Alliance."
-                )
-                % {"institution": institution.name},
+                code="member_university_staff",
                 institution=institution,
             )
-        return AdmissionDecision(
+        return _decision(
+            event,
             category=AdmissionCategory.MEMBER,
             price=event.member_price,
-            currency=event.currency,
-            reason=_("Member price: you are verified staff of %(institution)s, a member.")
-            % {"institution": institution.name},
+            code="member_staff",
             institution=institution,
         )
     if affiliation is None:
-        reason = _("Standard price: none of your verified addresses belongs to a member.")
+        code = "no_member_address"
     elif not affiliation.is_staff:
-        reason = _(
-            "Standard price: students of %(institution)s pay the standard price; "
-            "free and member rates are for staff."
-        ) % {"institution": affiliation.institution.name}
+        code = "students"
     else:
-        reason = _("Standard price: %(institution)s is not a member on %(date)s.") % {
-            "institution": affiliation.institution.name,
-            # In the reader's language: the reason is stored as text and shown as written.
-            "date": formats.date_format(on, "DATE_FORMAT"),
-        }
-    return AdmissionDecision(
+        code = "not_a_member_on"
+    return _decision(
+        event,
         category=AdmissionCategory.NON_MEMBER,
         price=event.standard_price,
-        currency=event.currency,
-        reason=reason,
+        code=code,
         institution=affiliation.institution if affiliation else None,
     )
 
@@ -118,3 +158,23 @@ def decide_admission(*, event: Event, affiliations: Sequence[Affiliation]) -> Ad
 def decide_admission_for_user(*, event: Event, user) -> AdmissionDecision:
     """`decide_admission` for a user's verified addresses (a bounded number of queries)."""
     return decide_admission(event=event, affiliations=verified_affiliations(user=user))
+
+
+def decision_reason_for(*, registration) -> str:
+    """Why the decision made at registration gave its price, in the active language: from
+    the stored code, for the institution and event date it was decided for; for a
+    registration stored before codes existed, the text stored with it (in the registrant's
+    language). The decision itself is never made again. Needs `registration.event`."""
+    if registration.price_reason_code in _REASONS:
+        return reason_text(
+            code=registration.price_reason_code,
+            institution_name=registration.institution_name,
+            on=_event_date(registration.event),
+        )
+    return registration.price_reason
+
+
+def price_reason_for(*, registration) -> str:
+    """Why the registration has its price now: staff's own reason when they overrode it,
+    otherwise `decision_reason_for`."""
+    return registration.price_override_reason or decision_reason_for(registration=registration)

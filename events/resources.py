@@ -9,6 +9,7 @@ from import_export import fields, resources
 from import_export.formats.base_formats import CSV, XLSX
 
 from .models import Registration
+from .pricing import price_reason_for
 
 EXPORT_FORMATS = [CSV, XLSX]
 
@@ -44,7 +45,7 @@ class RegistrationResource(resources.ModelResource):
     category = fields.Field(column_name=_("Admission category"))
     price = fields.Field(attribute="price", column_name=_("Price"))
     currency = fields.Field(attribute="currency", column_name=_("Currency"))
-    price_reason = fields.Field(attribute="price_reason", column_name=_("Reason for the price"))
+    price_reason = fields.Field(column_name=_("Reason for the price"))
     status = fields.Field(column_name=_("Status"))
     registered_at = fields.Field(column_name=_("Registered at"))
     checked_in_at = fields.Field(column_name=_("Checked in at"))
@@ -118,6 +119,10 @@ class RegistrationResource(resources.ModelResource):
 
     def dehydrate_category(self, registration: Registration) -> str:
         return str(registration.get_category_display())
+
+    def dehydrate_price_reason(self, registration: Registration) -> str:
+        # In the language of the staff member exporting, like the other columns.
+        return price_reason_for(registration=registration)
 
     def dehydrate_status(self, registration: Registration) -> str:
         return str(registration.get_status_display())

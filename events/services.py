@@ -422,6 +422,7 @@ def _register_locked(
         price=decision.price,
         currency=decision.currency,
         price_reason=decision.reason,
+        price_reason_code=decision.reason_code,
         status=status,
         created_at=moment,
         confirmed_at=moment if status == Registration.Status.CONFIRMED else None,

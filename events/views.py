@@ -25,7 +25,7 @@ from . import services
 from .calendar import event_calendar
 from .forms import RegistrationForm
 from .models import Event, Registration
-from .pricing import decide_admission, decide_admission_for_user, price_list
+from .pricing import decide_admission, decide_admission_for_user, price_list, price_reason_for
 from .tickets import ticket_qr_png, ticket_qr_svg
 
 # How many past events the list shows; older ones are history, not news.
@@ -340,6 +340,7 @@ def registration_detail(request, ticket_code):
         {
             "registration": registration,
             "event": event,
+            "price_reason": price_reason_for(registration=registration),
             "ticket_svg": ticket_qr_svg(registration=registration) if show_ticket else "",
             "can_cancel": services.can_cancel(registration=registration, now=now),
             "cancellation_deadline": event.cancellation_closes_at,

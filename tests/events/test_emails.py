@@ -382,3 +382,14 @@ def test_text_alternative_has_no_runs_of_blank_lines(event):
     lines = message.body.splitlines()
     assert "-- " in lines  # the signature delimiter, which clients recognise by its space
     assert not any(line != line.rstrip() for line in lines if line != "-- ")
+
+
+def test_a_price_staff_overrode_is_explained_by_their_reason(event):
+    registration = confirmed(
+        event,
+        price=Decimal("0.00"),
+        price_override_reason="Invited speaker: free of charge.",
+    )
+    message = render(notifications.queue_confirmation(registration=registration))
+    assert "Invited speaker: free of charge." in message.body
+    assert "Standard price: no member institution." not in message.body

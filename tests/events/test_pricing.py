@@ -7,7 +7,13 @@ import pytest
 from django.utils import timezone, translation
 
 from events.models import AdmissionCategory
-from events.pricing import decide_admission, decide_admission_for_user, price_list
+from events.pricing import (
+    decide_admission,
+    decide_admission_for_user,
+    price_list,
+    price_reason_for,
+    reason_text,
+)
 from members.affiliation import verified_affiliations
 from members.models import Institution, InstitutionDomain
 from tests.factories import (
@@ -15,6 +21,7 @@ from tests.factories import (
     InstitutionDomainFactory,
     InstitutionFactory,
     MembershipFactory,
+    RegistrationFactory,
     UserFactory,
     add_email,
 )
@@ -315,3 +322,70 @@ def test_the_reason_gives_the_date_in_the_reader_s_language(db, language, expect
 
     assert decision.institution == lapsed
     assert expected in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("address", "code"),
+    [
+        ("anna@lu.se", "member_university_staff"),
+        ("tor@skane.se", "member_staff"),
+        ("max@gmail.com", "no_member_address"),
+        ("rut@student.lu.se", "students"),
+        ("hal@lapsed.example.edu", "not_a_member_on"),
+    ],
+)
+def test_each_decision_names_its_reason_by_a_code_it_can_be_told_again_from(
+    event, institutions, address, code
+):
+    user = UserFactory(email=address)
+    with translation.override("en"):
+        decision = decide_admission_for_user(event=event, user=user)
+    assert decision.reason_code == code
+    name = decision.institution.name if decision.institution else ""
+    day = timezone.localdate(event.starts_at)
+    with translation.override("en"):
+        assert decision.reason == reason_text(code=code, institution_name=name, on=day)
+    with translation.override("sv"):
+        swedish = reason_text(code=code, institution_name=name, on=day)
+    assert swedish != decision.reason and name in swedish
+
+
+def test_a_registration_s_reason_is_told_in_the_reader_s_language_never_decided_again(event):
+    registration = RegistrationFactory(
+        event=event,
+        institution_name="Lund University",
+        price_reason="Kostnadsfritt: du är verifierad anställd vid Lund University, som är "
+        "medlem i Medicon Valley Alliance.",  # decided in Swedish
+        price_reason_code="member_university_staff",
+        price=Decimal("0.00"),
+    )
+    with translation.override("en"):
+        assert price_reason_for(registration=registration) == (
+            "Free: you are verified staff of Lund University, a member of the Medicon Valley "
+            "Alliance."
+        )
+    with translation.override("da"):
+        assert "Lund University" in price_reason_for(registration=registration)
+        assert price_reason_for(registration=registration).startswith("Gratis")
+
+
+@pytest.mark.parametrize(
+    ("code", "override", "expected"),
+    [
+        ("", "", "Text stored before codes."),  # an older registration: its stored text
+        ("unknown_code", "", "Text stored before codes."),
+        ("no_member_address", "Speaker: invited by the programme committee.", "Speaker: invited"),
+        ("no_member_address", "", "Standard price: none of your verified addresses"),
+    ],
+)
+def test_price_reason_for_prefers_an_override_then_the_code_then_the_stored_text(
+    event, code, override, expected
+):
+    registration = RegistrationFactory(
+        event=event,
+        price_reason="Text stored before codes.",
+        price_reason_code=code,
+        price_override_reason=override,
+    )
+    with translation.override("en"):
+        assert price_reason_for(registration=registration).startswith(expected)

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from icalendar import Calendar
 
 from events import services
@@ -1140,3 +1140,16 @@ def test_the_cancel_page_says_where_the_place_goes(client, user, someone_waits, 
         client.get(reverse("events:cancel_registration", args=[registration.ticket_code]))
     )
     assert expected in page
+
+
+def test_the_registration_page_gives_the_price_reason_in_the_reader_s_language(client, lund_staff):
+    event = EventFactory()
+    client.force_login(lund_staff)
+    with translation.override("en"):  # the requests switch the thread's language; restore it
+        client.post(reverse("set_language"), {"language": "sv", "next": "/"})
+        register(client, event)
+        registration = Registration.objects.get(user=lund_staff)
+        assert registration.price_reason.startswith("Kostnadsfritt: du är verifierad anställd")
+        client.post(reverse("set_language"), {"language": "en", "next": "/"})
+        page = text_of(client.get(registration.get_absolute_url()))
+    assert "Free: you are verified staff of Lund University" in page
