@@ -8,6 +8,7 @@ choices come from fixed lists or one small query, and no second COUNT(*) of the 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 
@@ -18,7 +19,6 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR, ChangeList
 from django.contrib.admin.widgets import AdminTextInputWidget
 from django.contrib.contenttypes.admin import GenericTabularInline
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -952,7 +952,14 @@ class StaffMessageForm(ErrorsDescribeFieldsMixin, forms.Form):
         max_length=10000,
         help_text=_("Plain text. Each attendee receives it in an e-mail addressed to them."),
     )
+    # Names the message across write, preview and send (a fresh one per page): the
+    # de-duplication keys of its e-mails are made of it.
     token = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def clean_token(self) -> str:
+        # Hidden, so nobody can correct it: anything but a token of ours becomes a new one.
+        token = self.cleaned_data.get("token", "")
+        return token if re.fullmatch(r"[0-9a-f]{32}", token) else uuid.uuid4().hex
 
 
 @admin.register(Event)
@@ -1146,16 +1153,21 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid() and "edit" not in request.POST:
             if "send" not in request.POST:
                 step = "preview"
-            elif not cache.add(f"staff-message-sent:{form.cleaned_data['token']}", True, 86400):
-                messages.warning(request, gettext("This message was already sent."))
-                return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
             else:
+                # The form's token names the message: sent twice (a double click, the back
+                # button), its rows' de-duplication keys let nothing go out a second time.
                 count = notifications.queue_staff_message(
                     event=event,
                     subject=form.cleaned_data["subject"],
                     body=form.cleaned_data["body"],
                     sent_by=request.user,
+                    message_id=form.cleaned_data["token"],
                 )
+                if recipients and not count:
+                    messages.warning(request, gettext("This message was already sent."))
+                    return HttpResponseRedirect(
+                        reverse("admin:events_event_change", args=[event.pk])
+                    )
                 messages.success(
                     request,
                     ngettext(

@@ -113,14 +113,19 @@ def queue_reminder(*, registration: Registration) -> OutgoingEmail | None:
 
 
 @transaction.atomic
-def queue_staff_message(*, event: Event, subject: str, body: str, sent_by) -> int:
-    """One message from staff to every confirmed attendee of the event; returns how many.
+def queue_staff_message(
+    *, event: Event, subject: str, body: str, sent_by, message_id: str | None = None
+) -> int:
+    """One message from staff to every confirmed attendee of the event; returns how many
+    rows this call wrote.
 
-    All rows are written in one transaction (all or none). Each row's key names this message
-    (a fresh uuid) and the registration, so a retried loop never mails anyone twice.
-    `sent_by` is recorded in the context for the staff's history.
+    All rows are written in one transaction (all or none). Each row's key names the message
+    and the registration, so nobody is mailed twice for one message: `message_id` (the
+    staff's form carries one) makes a second submission of the same message write nothing,
+    or only the rows of attendees confirmed since; without one, a fresh id is used. `sent_by`
+    is recorded in the context for the staff's history.
     """
-    message_id = uuid.uuid4().hex
+    message_id = message_id or uuid.uuid4().hex
     count = 0
     registrations = Registration.objects.filter(event=event).confirmed().order_by("id")
     for registration in registrations.iterator(chunk_size=500):

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings
 from django.contrib.messages import get_messages
+from django.core.cache import cache
 from django.urls import reverse
 
 from events import reports, services
@@ -341,10 +342,21 @@ def test_message_all_attendees_writes_previews_then_sends_to_the_confirmed(clien
     assert {row.object_id for row in rows} == {registration.pk for registration in seated}
     assert all(row.context["subject"] == "Room change" for row in rows)
 
-    # A second click on the same "Send" (or the back button) sends nothing more.
+    # A second click on the same "Send" (or the back button) sends nothing more, also when
+    # the cache is gone (the outbox's de-duplication keys hold it, not the cache).
+    cache.clear()
     response = client.post(message_url(event), send, follow=True)
     assert message_texts(response) == ["This message was already sent."]
     assert OutgoingEmail.objects.filter(kind="events.staff_message").count() == 2
+
+
+def test_a_message_whose_token_was_tampered_with_is_still_sent_once(client, staff):
+    event = EventFactory(capacity=3)
+    guest(event, "one@example.org")
+    send = {"subject": "Hi", "body": "Hello", "token": "x" * 500, "send": "1"}
+    response = client.post(message_url(event), send, follow=True)
+    assert message_texts(response) == ["Your message is queued for 1 confirmed attendee."]
+    assert OutgoingEmail.objects.filter(kind="events.staff_message").count() == 1
 
 
 def test_the_message_can_be_edited_after_the_preview(client, staff):

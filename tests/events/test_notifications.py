@@ -94,6 +94,21 @@ def test_staff_message_goes_to_every_confirmed_attendee_once():
     assert OutgoingEmail.objects.filter(kind="events.staff_message").count() == 6
 
 
+def test_one_message_sent_twice_reaches_each_attendee_once():
+    """The form's token names the message: a second submission writes nothing, except for
+    an attendee confirmed in between."""
+    event = EventFactory()
+    RegistrationFactory(event=event)
+    message = {"event": event, "subject": "Hi", "body": "Hello", "sent_by": None}
+    token = "0123456789abcdef0123456789abcdef"
+
+    assert notifications.queue_staff_message(**message, message_id=token) == 1
+    assert notifications.queue_staff_message(**message, message_id=token) == 0
+    RegistrationFactory(event=event)
+    assert notifications.queue_staff_message(**message, message_id=token) == 1
+    assert OutgoingEmail.objects.filter(kind="events.staff_message").count() == 2
+
+
 def test_staff_message_to_an_event_without_attendees_writes_nothing():
     assert (
         notifications.queue_staff_message(

@@ -1153,3 +1153,29 @@ def test_the_registration_page_gives_the_price_reason_in_the_reader_s_language(c
         client.post(reverse("set_language"), {"language": "en", "next": "/"})
         page = text_of(client.get(registration.get_absolute_url()))
     assert "Free: you are verified staff of Lund University" in page
+
+
+def test_registering_and_the_ticket_page_work_while_the_cache_is_unreachable(
+    client, lund_staff, settings, caplog
+):
+    """The cache shares its Redis with the broker by default: an outage must not turn the
+    registration into an error page (sessions fall back to the database, affiliations are
+    resolved afresh, the ticket drawn afresh)."""
+    event = EventFactory()
+    client.force_login(lund_staff)
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "mva.cache.RedisCache",
+            # Nothing listens on port 1: every cache call fails at once.
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2},
+        },
+    }
+
+    response = register(client, event)
+    assert response.status_code == 302
+    registration = Registration.objects.get(event=event, user=lund_staff)
+    page = client.get(registration.get_absolute_url())
+    assert page.status_code == 200
+    assert "<svg" in page.content.decode()
