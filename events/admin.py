@@ -965,15 +965,15 @@ class StaffMessageForm(ErrorsDescribeFieldsMixin, forms.Form):
 @admin.register(Event)
 class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
     form = EventAdminForm
+    # Fits a 1366 px laptop: confirmed and capacity are written in the seats column beside
+    # its bar ("12/300"), the start is the language's short date and time.
     list_display = [
         "title",
-        "starts_at",
+        "starts_display",
         "status",
         "network",
-        "confirmed_count",
-        "waitlisted_count",
-        "capacity",
         "capacity_bar",
+        "waitlisted_display",
         "registrations_link",
     ]
     list_filter = ["status", "network"]
@@ -1016,20 +1016,30 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
 
     # Columns ---------------------------------------------------------------------------------
 
-    @admin.display(description=_("seats taken"))
+    @admin.display(description=_("starts"), ordering="starts_at")
+    def starts_display(self, event: Event) -> str:
+        return date_format(timezone.localtime(event.starts_at), "SHORT_DATETIME_FORMAT")
+
+    @admin.display(description=_("waiting"), ordering="waitlisted_count")
+    def waitlisted_display(self, event: Event) -> int:
+        return event.waitlisted_count
+
+    @admin.display(description=_("seats taken"), ordering="confirmed_count")
     def capacity_bar(self, event: Event) -> str:
         if event.capacity is None:
             return gettext("unlimited")
         percent = round(100 * event.confirmed_count / event.capacity) if event.capacity else 100
+        # The counts are written out: a meter's own text is only its fallback.
         return format_html(
             '<meter min="0" max="{}" value="{}" low="{}" high="{}" optimum="0" title="{}">'
-            "{}</meter> {}&nbsp;%",
+            "{}</meter><br>{} · {}&nbsp;%",
             event.capacity,
             event.confirmed_count,
             round(event.capacity * 0.8),
             round(event.capacity * 0.95),
             gettext("%(confirmed)d of %(capacity)d seats taken")
             % {"confirmed": event.confirmed_count, "capacity": event.capacity},
+            f"{event.confirmed_count}/{event.capacity}",
             f"{event.confirmed_count}/{event.capacity}",
             percent,
         )

@@ -44,16 +44,16 @@ def format_price(*, amount: Decimal, currency: str) -> str:
 
 
 def event_when(*, event: Event) -> str:
-    """Date and time of an event in the event's time zone, with the zone, e.g. "Friday,
-    28 November 2026, 09:00–15:00 CET"; both dates when it spans several days. The zone is
-    named because a reader may be elsewhere (a calendar converts; an e-mail does not)."""
+    """Date and time of an event as the pages write it, in the event's time zone and naming
+    it, e.g. "Friday 28 November 2026, 09:00–15:00 CET"; both dates when it spans several
+    days. The zone is named because a reader may be elsewhere (a calendar converts; an
+    e-mail does not)."""
     starts = timezone.localtime(event.starts_at)
     ends = timezone.localtime(event.ends_at)
-    start_day = f"{formats.date_format(starts, 'l')}, {formats.date_format(starts, 'DATE_FORMAT')}"
+    start = formats.date_format(starts, "DATETIME_FORMAT")
     if starts.date() == ends.date():
-        return f"{start_day}, {starts:%H:%M}–{ends:%H:%M} {ends:%Z}"
-    end_day = f"{formats.date_format(ends, 'l')}, {formats.date_format(ends, 'DATE_FORMAT')}"
-    return f"{start_day}, {starts:%H:%M} {starts:%Z} – {end_day}, {ends:%H:%M} {ends:%Z}"
+        return f"{start}–{ends:%H:%M} {starts:%Z}"
+    return f"{start} – {formats.date_format(ends, 'DATETIME_FORMAT')} {starts:%Z}"
 
 
 def _lines(text: str) -> list[str]:

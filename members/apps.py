@@ -8,3 +8,6 @@ class MembersConfig(AppConfig):
 
     def ready(self):
         from . import signals  # noqa: F401  (connects the receivers)
+        from .allauth_texts import name_authenticators
+
+        name_authenticators()

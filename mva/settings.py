@@ -218,6 +218,15 @@ ACCOUNT_ADAPTER = "members.adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_SIGNUP_FORM_CLASS = "members.forms.SignupForm"
+# allauth's forms with the site's labels (sentence case, "E-mail address"); see members/forms.py.
+ACCOUNT_FORMS = {
+    "login": "members.account_forms.LoginForm",
+    "signup": "members.account_forms.AccountSignupForm",
+    "add_email": "members.account_forms.AddEmailForm",
+    "reset_password": "members.account_forms.ResetPasswordForm",
+    "change_password": "members.account_forms.ChangePasswordForm",
+    "reset_password_from_key": "members.account_forms.ResetPasswordKeyForm",
+}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True

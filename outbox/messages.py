@@ -32,9 +32,10 @@ def plain_text_body(text: str) -> str:
 
 
 def format_moment(*, moment) -> str:
-    """A date and time in the active language and time zone: "28 November 2026, 09:00"."""
+    """A date and time in the active language and time zone, naming the zone: "28 November
+    2026, 09:00 CET" (a reader may be elsewhere)."""
     local = timezone.localtime(moment)
-    return f"{formats.date_format(local, 'DATE_FORMAT')}, {local:%H:%M}"
+    return f"{formats.date_format(local, 'DATE_FORMAT')}, {local:%H:%M} {local:%Z}"
 
 
 @dataclass(frozen=True)

@@ -250,11 +250,13 @@ def test_privacy_page_is_linked_from_every_page(client):
     assert "<h1>" in response.content.decode()
 
 
-def test_every_page_names_its_icon_and_the_icon_exists(client):
+def test_every_page_names_its_icon_and_the_icon_exists(client, staff_user):
     from django.contrib.staticfiles import finders
 
-    html = client.get("/").content.decode()
-    match = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html)
-    assert match, "no icon link (browsers then ask for /favicon.ico and get a 404)"
-    path = match.group(1).removeprefix("/static/")
-    assert finders.find(path), path
+    client.force_login(staff_user)
+    for url in ["/", "/admin/"]:
+        html = client.get(url).content.decode()
+        match = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html)
+        assert match, f"no icon link on {url} (browsers then ask for /favicon.ico: a 404)"
+        path = match.group(1).removeprefix("/static/")
+        assert finders.find(path), path

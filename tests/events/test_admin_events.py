@@ -72,6 +72,19 @@ def test_the_list_shows_counts_capacity_bar_and_a_link_to_registrations(client, 
     assert "unlimited" in content
     row = next(row for row in response.context["cl"].result_list if row.pk == event.pk)
     assert (row.confirmed_count, row.waitlisted_count) == (4, 1)
+    # Confirmed and capacity are in the seats column ("4/4"), so the list fits a laptop.
+    headers = [header["text"] for header in response.context["result_headers"]]
+    assert [str(text) for text in headers[1:]] == [
+        "title",
+        "starts",
+        "status",
+        "network",
+        "seats taken",
+        "waiting",
+        "registrations",
+    ]
+    assert ">4/4</meter><br>4/4 · 100&nbsp;%" in content
+    assert f'<td class="field-waitlisted_display">{row.waitlisted_count}</td>' in content
 
 
 # --- Editing an event ---------------------------------------------------------------------------

@@ -1080,17 +1080,22 @@ def test_a_better_price_since_registering_is_pointed_out_not_applied(client, out
     page = text_of(client.get(event.get_absolute_url()))
 
     assert "Your price was set when you registered" in page
-    assert "it would now be: Free" in page
+    assert "it would now be: Free: you are verified staff of Lund University" in page
     registration.refresh_from_db()
     assert registration.price == event.standard_price  # never recomputed silently
 
 
 def test_a_past_event_offers_neither_a_price_nor_a_calendar_file(client, outsider):
-    event = past_event()
+    event = past_event(member_university_staff_free=True)
+    anonymous = client.get(event.get_absolute_url()).content.decode()
+    assert "Sign in to see the price" not in anonymous
+    assert "attend free of charge" not in anonymous
     client.force_login(outsider)
     html = client.get(event.get_absolute_url()).content.decode()
     assert "Your price" not in html
     assert reverse("events:calendar", args=[event.slug]) not in html
+    form = client.get(reverse("events:register", args=[event.slug])).content.decode()
+    assert "Your price" not in form
 
 
 def test_a_cancelled_registration_page_claims_no_listing_and_offers_no_calendar(client, user):
@@ -1117,6 +1122,9 @@ def test_a_registration_with_a_fee_shows_where_the_invoice_goes(client, outsider
 
     assert "Invoice to Acme Pharma A/S Ørestads Boulevard 1 2300 København S" in page
     assert "VAT number DK12345678" in page
+
+    services.cancel_registration(registration_id=registration.pk)
+    assert "Invoice to" not in text_of(client.get(registration.get_absolute_url()))
 
 
 @pytest.mark.parametrize(

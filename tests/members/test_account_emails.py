@@ -124,7 +124,7 @@ def test_every_account_mail_names_the_site_and_carries_its_link_in_text_and_html
 def assert_expires(row: OutgoingEmail, expected: datetime.datetime):
     """The mail says, in text and HTML, that its link works until about `expected`."""
     match = re.search(
-        r"The link works (?:once, )?until (\d{1,2} \w+ \d{4}, \d\d:\d\d)\.", row.body_text
+        r"The link works (?:once, )?until (\d{1,2} \w+ \d{4}, \d\d:\d\d) CES?T\.", row.body_text
     )
     assert match, row.body_text
     assert match.group(0) in row.body_html

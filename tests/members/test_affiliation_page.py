@@ -138,3 +138,17 @@ def test_only_people_without_an_institutional_address_are_asked_to_add_one(
     content = client.get(URL).content.decode()
     assert ("Signed up with a private address?" in content) is invited
     assert reverse("account_email") in content
+
+
+@pytest.mark.parametrize(
+    ("email", "invited"),
+    [("anna@gmail.com", True), ("anna@lu.se", False)],
+    ids=["private address", "institutional address"],
+)
+def test_the_e_mail_page_asks_only_people_without_an_institutional_address(
+    client, institutions, email, invited
+):
+    client.force_login(UserFactory(email=email))
+    content = client.get(reverse("account_email")).content.decode()
+    assert ("Add and confirm your institutional address" in content) is invited
+    assert ("Work at more than one institution?" in content) is not invited
