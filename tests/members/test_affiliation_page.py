@@ -152,3 +152,12 @@ def test_the_e_mail_page_asks_only_people_without_an_institutional_address(
     content = client.get(reverse("account_email")).content.decode()
     assert ("Add and confirm your institutional address" in content) is invited
     assert ("Work at more than one institution?" in content) is not invited
+
+
+def test_the_e_mail_page_says_when_another_confirmation_can_be_sent(client, institutions):
+    user = UserFactory(email="anna@lu.se")
+    client.force_login(user)
+    note = "A new confirmation link can be sent a few minutes after the last one"
+    assert note not in client.get(reverse("account_email")).content.decode()
+    add_email(user, "anna@cbs.dk", verified=False)
+    assert note in client.get(reverse("account_email")).content.decode()
