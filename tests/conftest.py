@@ -3,6 +3,8 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
+from django.utils import translation
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -67,3 +69,18 @@ def staff_user(db):
     from tests.factories import UserFactory
 
     return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def in_language(client):
+    """The client with the language chosen the way a visitor chooses it (the switcher's view);
+    the thread's language is restored afterwards, since the test client shares the thread."""
+
+    def choose(language: str):
+        response = client.post(reverse("set_language"), {"language": language, "next": "/"})
+        assert response.status_code == 302
+        assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == language
+        return client
+
+    with translation.override(settings.LANGUAGE_CODE):
+        yield choose

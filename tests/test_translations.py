@@ -231,21 +231,6 @@ def test_the_compiled_catalog_matches_the_po_file(language):
 # --- pages ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def in_language(client):
-    """The client with the language chosen the way a visitor chooses it (the switcher's view);
-    the thread's language is restored afterwards, since the test client shares the thread."""
-
-    def choose(language: str):
-        response = client.post(reverse("set_language"), {"language": language, "next": "/"})
-        assert response.status_code == 302
-        assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == language
-        return client
-
-    with translation.override(settings.LANGUAGE_CODE):
-        yield choose
-
-
 PAGE_PHRASES = {
     "home": {
         "en": ["Upcoming events", "Sign up", "seats left"],

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from outbox.models import OutgoingEmail
 from outbox.services import PRERENDERED
@@ -208,20 +208,6 @@ def test_an_allauth_mail_without_a_template_of_ours_still_names_the_site(client,
 
 
 # --- in Swedish ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def in_language(client):
-    """The client with the language chosen the way a visitor chooses it (the switcher's view);
-    the thread's language is restored afterwards, since the test client shares the thread."""
-
-    def choose(language: str):
-        response = client.post(reverse("set_language"), {"language": language, "next": "/"})
-        assert response.status_code == 302
-        return client
-
-    with translation.override(settings.LANGUAGE_CODE):
-        yield choose
 
 
 def test_a_visitor_who_signs_up_in_swedish_gets_the_mail_in_swedish(in_language):

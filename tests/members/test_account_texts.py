@@ -9,9 +9,7 @@ from pathlib import Path
 import allauth
 import pytest
 from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value
-from django.conf import settings
 from django.urls import reverse
-from django.utils import translation
 
 from members.allauth_texts import ALLAUTH_TEXTS
 from outbox.models import OutgoingEmail
@@ -24,20 +22,6 @@ pytestmark = pytest.mark.django_db
 
 NEXT = "/accounts/2fa/totp/activate/"
 NEW_PASSWORD = "a-fresh-and-long-passphrase-42"
-
-
-@pytest.fixture
-def in_language(client):
-    """The client with the language chosen as a visitor chooses it (the switcher's view); the
-    thread's language is restored afterwards, since the test client shares the thread."""
-
-    def choose(language: str):
-        response = client.post(reverse("set_language"), {"language": language, "next": "/"})
-        assert response.status_code == 302
-        return client
-
-    with translation.override(settings.LANGUAGE_CODE):
-        yield choose
 
 
 def main_of(response) -> str:
