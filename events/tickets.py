@@ -2,7 +2,6 @@
 
 import hashlib
 import io
-import logging
 
 import segno
 from django.conf import settings
@@ -17,25 +16,6 @@ from .models import Registration
 # registration page (segno tries eight masks in pure Python), so each drawing is kept a while.
 QR_CACHE_SECONDS = 30 * 24 * 60 * 60
 
-logger = logging.getLogger(__name__)
-
-
-def _cached(key: str):
-    """The cached value, or None when there is none or the cache is unreachable: a ticket is
-    drawn afresh rather than a page or an e-mail failing for want of a cache."""
-    try:
-        return cache.get(key)
-    except Exception:
-        logger.warning("Cache unavailable; drawing the ticket QR code afresh")
-        return None
-
-
-def _keep(key: str, value) -> None:
-    try:
-        cache.set(key, value, QR_CACHE_SECONDS)
-    except Exception:
-        logger.warning("Cache unavailable; not keeping the ticket QR code")
-
 
 def check_in_url(*, registration: Registration) -> str:
     path = reverse("events:check_in", kwargs={"ticket_code": registration.ticket_code})
@@ -46,22 +26,23 @@ def _encoded(url: str, digest: str) -> segno.QRCode:
     """The QR code of a URL, encoded once: the page's SVG and the e-mail's PNG (drawn in
     different processes) share the expensive part, choosing the mask."""
     key = f"ticket-qr:code:{digest}"
-    code = _cached(key)
+    # An unreachable cache reads as empty (mva.cache): the code is then drawn afresh.
+    code = cache.get(key)
     if code is None:
         code = segno.make(url, error="m")
-        _keep(key, code)
+        cache.set(key, code, QR_CACHE_SECONDS)
     return code
 
 
 def _drawn(url: str, kind: str, scale: int, variant: str = "", **options) -> bytes:
     digest = hashlib.sha256(url.encode()).hexdigest()
     key = f"ticket-qr:{kind}:{scale}:{variant}:{digest}"
-    drawing = _cached(key)
+    drawing = cache.get(key)
     if drawing is None:
         buffer = io.BytesIO()
         _encoded(url, digest).save(buffer, kind=kind, scale=scale, border=2, **options)
         drawing = buffer.getvalue()
-        _keep(key, drawing)
+        cache.set(key, drawing, QR_CACHE_SECONDS)
     return drawing
 
 

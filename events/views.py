@@ -137,13 +137,16 @@ def event_detail(request, slug):
             registration.position = services.waiting_list_position(registration=registration)
             if registration.status == Registration.Status.CONFIRMED:
                 can_see_participants = True
+    state = services.registration_state(event=event, now=now)
     return render(
         request,
         "events/event_detail.html",
         {
             "event": event,
             "programme": programme,
-            "state": services.registration_state(event=event, now=now),
+            "state": state,
+            # Neither over nor cancelled: places, prices and a calendar file still mean something.
+            "still_to_come": state not in {"over", "cancelled"},
             "decision": decision,
             "registration": registration,
             "category_prices": price_list(event=event),
