@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import normalise_vat_number, validate_ean_number, validate_vat_number
 
+NEEDS_FIELDS = ("dietary_needs", "accessibility_needs")
+
 # Billing fields exist on the form only when the visitor's decided price is above zero.
 BILLING_FIELDS = (
     "billing_organisation",
@@ -103,4 +105,23 @@ class RegistrationForm(forms.Form):
         return [self[name] for name in BILLING_FIELDS if name in self.fields]
 
     def needs_fields(self):
-        return [self["dietary_needs"], self["accessibility_needs"]]
+        return [self[name] for name in NEEDS_FIELDS if name in self.fields]
+
+
+class RegistrationDetailsForm(RegistrationForm):
+    """The registrant changing what they told us, starting from what is stored. Once the
+    event is over only the participant-list consent is asked (events.services decides when)."""
+
+    def __init__(self, *args, registration, details_editable: bool, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                name: getattr(registration, name)
+                for name in ("listed_as_participant", *NEEDS_FIELDS, *BILLING_FIELDS)
+            },
+        )
+        super().__init__(*args, fee_due=registration.price > 0, **kwargs)
+        if not details_editable:
+            self.fee_due = False
+            for name in [*NEEDS_FIELDS, *BILLING_FIELDS]:
+                self.fields.pop(name, None)

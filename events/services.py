@@ -64,7 +64,8 @@ class RegistrationError(Exception):
     `message` is user-facing and translated; `code` is one of: "not_open" (draft or
     cancelled event), "closed" (outside the registration window), "full" (full, no waiting
     list), "cancellation_closed" (past the cancellation deadline), "already_cancelled",
-    "not_waitlisted", "not_confirmed", "billing_required", "capacity_below_confirmed".
+    "not_waitlisted", "not_confirmed", "billing_required", "capacity_below_confirmed",
+    "details_closed" (needs or billing details changed after the event).
     """
 
     def __init__(self, code: str, message: str | None = None):
@@ -94,6 +95,9 @@ def _default_message(code: str) -> str:
         "billing_required": _("A fee is due: please give the organisation and address to invoice."),
         "capacity_below_confirmed": _(
             "The capacity cannot be lower than the number of confirmed registrations."
+        ),
+        "details_closed": _(
+            "The event is over: only your choice about the participant list can still be changed."
         ),
     }
     return messages.get(code, _("The registration could not be changed."))
@@ -591,6 +595,70 @@ def change_capacity(
     Event.objects.filter(pk=event.pk).update(capacity=capacity, updated_at=timezone.now())
     event.capacity = capacity
     return _fill_free_seats(event, now or timezone.now())
+
+
+# --- Changing one's details -------------------------------------------------------------------
+
+
+def details_still_editable(*, registration: Registration, now: datetime.datetime) -> bool:
+    """Whether the registrant may still change their needs and billing details: while the
+    registration is active and the event has not ended. (Consent to the participant list can
+    be withdrawn or given as long as the registration is active, event over or not.)"""
+    return registration.is_active and now < registration.event.ends_at
+
+
+@transaction.atomic
+def change_registration_details(
+    *,
+    registration_id: int,
+    details: RegistrationDetails,
+    now: datetime.datetime | None = None,
+) -> Registration:
+    """The registrant changing what they told us: dietary and accessibility needs, consent
+    to the participant list, and billing details.
+
+    Guarantees: status, category, price and its reason, language and the seat are never
+    touched, so nothing is re-decided and no e-mail is sent; billing details are kept only
+    where a fee is due, and required there as when registering; after the event has ended
+    only the participant-list consent changes.
+    Raises RegistrationError: "already_cancelled", "billing_required", "details_closed".
+    """
+    # The row, not the event: no seat is consumed or freed.
+    registration = (
+        Registration.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("event")
+        .get(pk=registration_id)
+    )
+    if not registration.is_active:
+        raise RegistrationError("already_cancelled")
+    moment = now or timezone.now()
+    changed = {
+        "listed_as_participant": details.listed_as_participant,
+        "dietary_needs": details.dietary_needs.strip(),
+        "accessibility_needs": details.accessibility_needs.strip(),
+    }
+    if registration.price > 0:
+        if _billing_missing(details):
+            raise RegistrationError("billing_required")
+        changed.update(
+            billing_organisation=details.billing_organisation.strip(),
+            billing_address=details.billing_address.strip(),
+            billing_vat_number=details.billing_vat_number.strip(),
+            billing_po_reference=details.billing_po_reference.strip(),
+            billing_ean_number=details.billing_ean_number.strip(),
+        )
+    changed = {
+        field: value for field, value in changed.items() if getattr(registration, field) != value
+    }
+    if not details_still_editable(registration=registration, now=moment) and (
+        set(changed) - {"listed_as_participant"}
+    ):
+        raise RegistrationError("details_closed")
+    for field, value in changed.items():
+        setattr(registration, field, value)
+    if changed:
+        registration.save(update_fields=list(changed))
+    return registration
 
 
 # --- At the door and in the back office -------------------------------------------------------

@@ -15,6 +15,11 @@ urlpatterns = [
     path("registrations/", views.my_registrations, name="my_registrations"),
     path("registrations/<str:ticket_code>/", views.registration_detail, name="registration"),
     path(
+        "registrations/<str:ticket_code>/details/",
+        views.change_details,
+        name="change_details",
+    ),
+    path(
         "registrations/<str:ticket_code>/cancel/",
         views.cancel_registration,
         name="cancel_registration",

@@ -23,7 +23,7 @@ from members.models import Network
 
 from . import services
 from .calendar import event_calendar
-from .forms import RegistrationForm
+from .forms import RegistrationDetailsForm, RegistrationForm
 from .models import Event, Registration
 from .pricing import decide_admission, decide_admission_for_user, price_list, price_reason_for
 from .tickets import ticket_qr_png, ticket_qr_svg
@@ -185,17 +185,26 @@ def participants(request, slug):
 # --- Registering ------------------------------------------------------------------------------
 
 
-def _details_from(form: RegistrationForm) -> services.RegistrationDetails:
+def _details_from(
+    form: RegistrationForm, *, stored: Registration | None = None
+) -> services.RegistrationDetails:
+    """What the form says; a field it does not ask keeps the stored value (or is empty)."""
     data = form.cleaned_data
+
+    def value(name, empty=""):
+        if name in data:
+            return data[name]
+        return getattr(stored, name) if stored is not None else empty
+
     return services.RegistrationDetails(
-        dietary_needs=data.get("dietary_needs", ""),
-        accessibility_needs=data.get("accessibility_needs", ""),
-        listed_as_participant=data.get("listed_as_participant", False),
-        billing_organisation=data.get("billing_organisation", ""),
-        billing_address=data.get("billing_address", ""),
-        billing_vat_number=data.get("billing_vat_number", ""),
-        billing_po_reference=data.get("billing_po_reference", ""),
-        billing_ean_number=data.get("billing_ean_number", ""),
+        dietary_needs=value("dietary_needs"),
+        accessibility_needs=value("accessibility_needs"),
+        listed_as_participant=value("listed_as_participant", False),
+        billing_organisation=value("billing_organisation"),
+        billing_address=value("billing_address"),
+        billing_vat_number=value("billing_vat_number"),
+        billing_po_reference=value("billing_po_reference"),
+        billing_ean_number=value("billing_ean_number"),
         language=translation.get_language() or "en",
     )
 
@@ -348,6 +357,7 @@ def registration_detail(request, ticket_code):
             "can_cancel": services.can_cancel(registration=registration, now=now),
             "cancellation_deadline": event.cancellation_closes_at,
             "event_is_over": event.ends_at < now,
+            "details_editable": services.details_still_editable(registration=registration, now=now),
         },
     )
 
@@ -360,6 +370,50 @@ def ticket_png(request, ticket_code):
     response = HttpResponse(ticket_qr_png(registration=registration), content_type="image/png")
     response["Content-Disposition"] = f'inline; filename="ticket-{registration.event.slug}.png"'
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_details(request, ticket_code):
+    registration = _own_registration(request, ticket_code)
+    if not registration.is_active:
+        messages.info(request, _("This registration is cancelled, so there is nothing to change."))
+        return redirect(registration)
+    editable = services.details_still_editable(registration=registration, now=timezone.now())
+    form = RegistrationDetailsForm(
+        request.POST if request.method == "POST" else None,
+        registration=registration,
+        details_editable=editable,
+    )
+    error = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.change_registration_details(
+                    registration_id=registration.pk,
+                    details=_details_from(form, stored=registration),
+                )
+            except services.RegistrationError as problem:
+                error = problem.message
+                status = _ERROR_STATUS.get(problem.code, 409)
+            else:
+                messages.success(request, _("Your details are saved."))
+                return redirect(registration)
+        else:
+            status = 400
+    return render(
+        request,
+        "events/change_details.html",
+        {
+            "registration": registration,
+            "event": registration.event,
+            "form": form,
+            "details_editable": editable,
+            "error": error,
+        },
+        status=status,
+    )
 
 
 @login_required
