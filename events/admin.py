@@ -985,7 +985,20 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
     actions = ["message_attendees", "duplicate_selected"]
     readonly_fields = ["confirmed_count", "waitlisted_count", "registrations_link"]
     fieldsets = [
-        (None, {"fields": ["title", "slug", "network", "status", "summary", "description"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "title",
+                    "slug",
+                    "network",
+                    "status",
+                    "summary",
+                    "description",
+                    "contact_email",
+                ]
+            },
+        ),
         (_("Where and when"), {"fields": ["venue", "address", "starts_at", "ends_at"]}),
         (
             _("Registration"),

@@ -102,6 +102,7 @@ def _base_context(registration: Registration) -> dict:
         "programme": programme,
         "cancel_until": format_moment(moment=event.cancellation_closes_at),
         "site_url": settings.SITE_URL,
+        "contact_address": event.contact_address,
     }
 
 
@@ -129,7 +130,12 @@ def _compose(
                 filename="ticket.png",
             )
         )
-    message = EmailWithInlineImages(subject=subject, body=text, inline_images=inline_images)
+    message = EmailWithInlineImages(
+        subject=subject,
+        body=text,
+        inline_images=inline_images,
+        reply_to=[registration.event.contact_address],
+    )
     message.attach_alternative(html, "text/html")
     if with_ticket:
         ics = event_calendar(event=registration.event, url=context["registration_url"])

@@ -89,6 +89,14 @@ class Event(models.Model):
     currency = models.CharField(
         _("currency"), max_length=3, choices=Currency.choices, default=Currency.DKK
     )
+    contact_email = models.EmailField(
+        _("contact e-mail"),
+        blank=True,
+        help_text=_(
+            "Where attendees' questions about this event go: shown on its pages, and the reply "
+            "address of its e-mails. Empty: the site's contact address."
+        ),
+    )
     # Maintained by events.services under the event's row lock; the check constraint below
     # makes overbooking impossible even if a code path forgot the lock.
     confirmed_count = models.PositiveIntegerField(_("confirmed"), default=0, editable=False)
@@ -147,6 +155,11 @@ class Event(models.Model):
     @property
     def is_full(self) -> bool:
         return self.capacity is not None and self.confirmed_count >= self.capacity
+
+    @property
+    def contact_address(self) -> str:
+        """The address attendees write to about this event."""
+        return self.contact_email or settings.EVENTS_CONTACT_EMAIL
 
     @property
     def cancellation_closes_at(self):

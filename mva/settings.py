@@ -6,6 +6,7 @@ REDIS_URL, EMAIL_URL, SECRET_KEY and ALLOWED_HOSTS with DEBUG off. The README li
 variable.
 """
 
+from email.utils import parseaddr
 from pathlib import Path
 
 import environ
@@ -200,6 +201,9 @@ CELERY_BEAT_SCHEDULE = {
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="MVA Events <events@mva.org>")
 SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Where attendees write with questions (an event may name its own): shown on the pages and
+# the Reply-To of registration e-mails, so "reply to this e-mail" reaches a person.
+EVENTS_CONTACT_EMAIL = env("CONTACT_EMAIL", default=parseaddr(DEFAULT_FROM_EMAIL)[1])
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 
 # --- Accounts (django-allauth) --------------------------------------------------------------

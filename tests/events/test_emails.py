@@ -393,3 +393,31 @@ def test_a_price_staff_overrode_is_explained_by_their_reason(event):
     message = render(notifications.queue_confirmation(registration=registration))
     assert "Invited speaker: free of charge." in message.body
     assert "Standard price: no member institution." not in message.body
+
+
+@pytest.mark.parametrize(
+    ("event_contact", "expected"),
+    [("", "events@mva.example"), ("annual.meeting@mva.example", "annual.meeting@mva.example")],
+)
+@pytest.mark.parametrize(
+    ("queue", "status"),
+    [
+        (notifications.queue_confirmation, Registration.Status.CONFIRMED),
+        (notifications.queue_cancelled, Registration.Status.CANCELLED),
+    ],
+)
+def test_replies_go_to_the_event_s_contact_address(
+    event, settings, queue, status, event_contact, expected
+):
+    settings.EVENTS_CONTACT_EMAIL = "events@mva.example"
+    Event.objects.filter(pk=event.pk).update(contact_email=event_contact)
+    registration = confirmed(Event.objects.get(pk=event.pk), status=status)
+
+    message = render(queue(registration=registration))
+
+    assert message.reply_to == [expected]
+    assert parsed(message)["Reply-To"] == expected
+    text = message.body
+    assert f"Questions? Reply to this e-mail, or write to {expected}." in text
+    html = message.alternatives[0][0]
+    assert f'<a href="mailto:{expected}"' in html

@@ -1187,3 +1187,36 @@ def test_registering_and_the_ticket_page_work_while_the_cache_is_unreachable(
     page = client.get(registration.get_absolute_url())
     assert page.status_code == 200
     assert "<svg" in page.content.decode()
+
+
+# --- Whom to ask ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event_contact", "expected"),
+    [("", "events@mva.example"), ("nordic.cancer@mva.example", "nordic.cancer@mva.example")],
+)
+def test_event_and_registration_pages_say_whom_to_ask(client, settings, event_contact, expected):
+    settings.EVENTS_CONTACT_EMAIL = "events@mva.example"
+    registration = RegistrationFactory(event=EventFactory(contact_email=event_contact))
+    client.force_login(registration.user)
+
+    for url in (registration.event.get_absolute_url(), registration.get_absolute_url()):
+        response = client.get(url)
+        assert f"Questions {expected}" in text_of(response)
+        assert f'href="mailto:{expected}"' in response.content.decode()
+
+
+def test_after_the_cancellation_deadline_the_page_says_whom_to_write_to(client, settings):
+    settings.EVENTS_CONTACT_EMAIL = "events@mva.example"
+    now = timezone.now()
+    event = EventFactory(
+        starts_at=now + DAY, registration_closes_at=now - DAY, cancellation_deadline=now - DAY
+    )
+    registration = RegistrationFactory(event=event)
+    client.force_login(registration.user)
+
+    for name in ("events:registration", "events:cancel_registration"):
+        response = client.get(reverse(name, args=[registration.ticket_code]))
+        assert "If you cannot come, please write to events@mva.example" in text_of(response)
+        assert 'href="mailto:events@mva.example"' in response.content.decode()
