@@ -153,6 +153,20 @@ class MemberTodayFilter(admin.SimpleListFilter):
         return queryset
 
 
+# An import rewrites institutions with their domains and membership periods, which decide who
+# attends free: only someone who may make each of those changes by hand may import.
+MEMBER_LIST_IMPORT_PERMISSIONS = (
+    "members.add_institution",
+    "members.change_institution",
+    "members.add_institutiondomain",
+    "members.change_institutiondomain",
+    "members.delete_institutiondomain",
+    "members.add_membership",
+    "members.change_membership",
+    "members.delete_membership",
+)
+
+
 @admin.register(Institution)
 class InstitutionAdmin(ImportExportActionModelAdmin):
     resource_classes = [InstitutionResource]
@@ -165,6 +179,12 @@ class InstitutionAdmin(ImportExportActionModelAdmin):
     search_fields = ["name", "short_name", "domains__domain"]
     list_per_page = 100
     fields = ["name", "short_name", "kind", "country", "website"]
+
+    def has_import_permission(self, request):
+        return request.user.has_perms(MEMBER_LIST_IMPORT_PERMISSIONS)
+
+    def has_export_permission(self, request):
+        return request.user.has_perm("members.view_institution")
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "website":

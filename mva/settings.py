@@ -246,6 +246,12 @@ MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=False)
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "events:list"
 
+# --- Import and export (django-import-export) ---------------------------------------------
+# Without these the library lets any staff account import and export. An admin that needs more
+# (the member list) says so itself.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("sv", _("Swedish")), ("da", _("Danish"))]

@@ -354,3 +354,76 @@ def test_the_member_list_import_page_speaks_swedish(staff_client, db):
         page = staff_client.get(reverse("admin:members_institution_import")).content.decode()
     assert "Fil att importera" in page
     assert "File to import" not in page
+
+
+# --- Who may import and export ------------------------------------------------------------
+
+
+def member_list_editor(*, without=()):
+    from django.contrib.auth.models import Permission
+
+    from members.admin import MEMBER_LIST_IMPORT_PERMISSIONS
+
+    user = UserFactory(is_staff=True)
+    codenames = [
+        name.split(".")[1]
+        for name in (*MEMBER_LIST_IMPORT_PERMISSIONS, "members.view_institution")
+        if name not in without
+    ]
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+@pytest.mark.parametrize(
+    "without",
+    [(), ("members.delete_membership",), ("members.change_institutiondomain",)],
+)
+def test_only_someone_who_may_change_the_member_list_by_hand_may_import_it(client, db, without):
+    client.force_login(member_list_editor(without=without))
+    may_import = not without
+
+    page = client.get(reverse("admin:members_institution_import"))
+    preview = client.post(
+        reverse("admin:members_institution_import"),
+        {"resource": "0", "format": "0", "import_file": upload(GOOD_CSV)},
+    )
+    changelist = client.get(reverse(CHANGELIST)).content.decode()
+
+    assert page.status_code == (200 if may_import else 403)
+    assert preview.status_code == (200 if may_import else 403)
+    assert (reverse("admin:members_institution_import") in changelist) is may_import
+    assert not Institution.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("groups", "is_superuser", "status"),
+    [((), False, 403), (("Event staff",), False, 403), ((), True, 200)],
+)
+def test_staff_without_the_member_list_permissions_cannot_import_free_admission(
+    client, db, groups, is_superuser, status
+):
+    from tests.factories import event_staff_group
+
+    user = UserFactory(is_staff=True, is_superuser=is_superuser)
+    if groups:
+        user.groups.add(event_staff_group())
+    client.force_login(user)
+
+    response = client.post(
+        reverse("admin:members_institution_import"),
+        {"resource": "0", "format": "0", "import_file": upload(GOOD_CSV)},
+    )
+
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize(("view_permission", "status"), [(True, 200), (False, 403)])
+def test_export_needs_the_view_permission(client, db, view_permission, status):
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(is_staff=True)
+    if view_permission:
+        user.user_permissions.add(Permission.objects.get(codename="view_institution"))
+    client.force_login(user)
+
+    assert client.get(reverse("admin:members_institution_export")).status_code == status
