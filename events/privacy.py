@@ -67,9 +67,13 @@ def _text_or_none(value: str) -> str | None:
 
 
 def _addresses_of(user, email_addresses: list[EmailAddress]) -> set[str]:
-    """The person's addresses, lower-cased: the account's and every allauth address."""
-    addresses = {address.email.lower() for address in email_addresses}
-    if user.email:
+    """The person's addresses, lower-cased: those they have verified, and the account's own
+    unless it is known to be unverified (an account made with createsuperuser has no allauth
+    row). An address only added, never confirmed, may be someone else's: what was sent to it
+    is not this person's to see or to delete."""
+    addresses = {address.email.lower() for address in email_addresses if address.verified}
+    unverified = {address.email.lower() for address in email_addresses if not address.verified}
+    if user.email and user.email.lower() not in unverified:
         addresses.add(user.email.lower())
     return addresses
 
@@ -320,6 +324,11 @@ def delete_account(*, user, now: datetime.datetime | None = None) -> None:
             ),
             default=F("special_needs_erased_at"),
         ),
+        # The reasons name the institution (or, staff's, the person); category and price stay
+        # for the accounts.
+        price_reason="",
+        price_reason_code="",
+        price_override_reason="",
         listed_as_participant=False,
         billing_organisation="",
         billing_address="",

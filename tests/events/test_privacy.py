@@ -99,6 +99,7 @@ def person():
         job_title="Professor",
         language="sv",
     )
+    add_email(user, "anna@ku.dk")
     add_email(user, "anna@lu.se", verified=False)
     return user
 
@@ -129,7 +130,9 @@ def test_export_holds_the_account_addresses_registrations_and_emails(person):
         kind="events.confirmation",
         status=OutgoingEmail.Status.SENT,
     )
-    to_second_address = mail(recipient="ANNA@lu.se", subject="Confirm your address")
+    to_second_address = mail(recipient="ANNA@ku.dk", subject="Your password")
+    # Added, never confirmed: the address may be someone else's, and so are its mails.
+    mail(recipient="anna@lu.se", subject="Confirm your address")
     mail(recipient="someone.else@example.org", subject="Not hers")
     RegistrationFactory(event=event)  # someone else's registration
 
@@ -147,6 +150,7 @@ def test_export_holds_the_account_addresses_registrations_and_emails(person):
     }
     assert data["email_addresses"] == [
         {"email": "anna.andersson@example.org", "verified": True, "primary": True},
+        {"email": "anna@ku.dk", "verified": True, "primary": False},
         {"email": "anna@lu.se", "verified": False, "primary": False},
     ]
     [exported] = data["registrations"]
@@ -174,14 +178,14 @@ def test_export_holds_the_account_addresses_registrations_and_emails(person):
     assert exported["ticket_code"] == registration.ticket_code
 
     emails = {email["recipient"]: email for email in data["emails"]}
-    assert set(emails) == {"old-address@example.org", "ANNA@lu.se"}
+    assert set(emails) == {"old-address@example.org", "ANNA@ku.dk"}
     confirmation = emails[about_registration.recipient]
     assert confirmation["kind"] == "events.confirmation"
     assert confirmation["about_event"] == "Annual meeting"
     assert confirmation["status"] == "sent"
     assert confirmation["sent_at"] is not None
     assert confirmation["subject"] is None  # rendered at send time, nothing stored
-    assert emails[to_second_address.recipient]["subject"] == "Confirm your address"
+    assert emails[to_second_address.recipient]["subject"] == "Your password"
     assert emails[to_second_address.recipient]["status"] == "queued"
     assert emails[to_second_address.recipient]["about_event"] is None
 
@@ -323,6 +327,8 @@ def test_deletion_anonymises_past_attendance_and_keeps_the_statistics():
         category="member",
         price=Decimal("500.00"),
         price_reason="Member price: staff of Lund University.",
+        price_reason_code="member_staff",
+        price_override_reason="Speaker: Anna Andersson",
         dietary_needs="Kosher",
         accessibility_needs="Wheelchair",
         listed_as_participant=True,
@@ -346,6 +352,7 @@ def test_deletion_anonymises_past_attendance_and_keeps_the_statistics():
     for field in (
         "job_title",
         "institution_name",
+        "price_override_reason",
         "dietary_needs",
         "accessibility_needs",
         "billing_organisation",
@@ -362,7 +369,8 @@ def test_deletion_anonymises_past_attendance_and_keeps_the_statistics():
     assert registration.status == "confirmed"
     assert registration.category == "member"
     assert registration.price == Decimal("500.00")
-    assert registration.price_reason == "Member price: staff of Lund University."
+    # The reasons named the institution; what is left says nothing of the person.
+    assert (registration.price_reason, registration.price_reason_code) == ("", "")
     assert registration.checked_in_at == checked_in
     assert registration.confirmed_at is not None
     earlier_cancelled.refresh_from_db()
@@ -384,11 +392,13 @@ def test_deletion_anonymises_past_attendance_and_keeps_the_statistics():
 def test_deletion_removes_unsent_mails_to_the_person(status, deleted):
     user = UserFactory(email="anna@example.org")
     add_email(user, "anna@lu.se")
+    add_email(user, "jonas.berg@ku.dk", verified=False)  # added, never confirmed: not hers
     registration = RegistrationFactory(event=past_event(), user=user, email="anna.old@lu.se")
     to_primary = mail(recipient="Anna@Example.org", status=status)
     to_second = mail(recipient="anna@lu.se", status=status)
     about_registration = mail(recipient="anna.old@lu.se", about=registration, status=status)
     to_someone_else = mail(recipient="bo@example.org", status=status)
+    to_an_unconfirmed_address = mail(recipient="jonas.berg@ku.dk", status=status)
 
     delete_account(user=user)
 
@@ -396,6 +406,7 @@ def test_deletion_removes_unsent_mails_to_the_person(status, deleted):
     for email in (to_primary, to_second, about_registration):
         assert (email.pk not in remaining) == deleted
     assert to_someone_else.pk in remaining
+    assert to_an_unconfirmed_address.pk in remaining
 
 
 def test_deletion_removes_the_user_addresses_and_authenticators():
