@@ -27,6 +27,23 @@ class Currency(models.TextChoices):
     EUR = "EUR", "EUR"
 
 
+# The years an event or programme item can be in. Django accepts any year from 1, but a time
+# that far back, turned to UTC, can fall before year 1 and make every later read of the row
+# fail; a typo is the only way to get there.
+EARLIEST_EVENT_YEAR = 2000
+LATEST_EVENT_YEAR = 2100
+
+
+def validate_event_moment(value) -> None:
+    """A date and time for an event's calendar: between EARLIEST_ and LATEST_EVENT_YEAR."""
+    if not EARLIEST_EVENT_YEAR <= value.year <= LATEST_EVENT_YEAR:
+        raise ValidationError(
+            _("Enter a date between the years %(earliest)d and %(latest)d."),
+            code="implausible_year",
+            params={"earliest": EARLIEST_EVENT_YEAR, "latest": LATEST_EVENT_YEAR},
+        )
+
+
 class EventQuerySet(models.QuerySet):
     def published(self):
         return self.filter(status__in=[Event.Status.PUBLISHED, Event.Status.CANCELLED])
@@ -58,19 +75,22 @@ class Event(models.Model):
     description = models.TextField(_("description"), blank=True)
     venue = models.CharField(_("venue"), max_length=200, blank=True)
     address = models.TextField(_("address"), blank=True)
-    starts_at = models.DateTimeField(_("starts at"))
-    ends_at = models.DateTimeField(_("ends at"))
+    starts_at = models.DateTimeField(_("starts at"), validators=[validate_event_moment])
+    ends_at = models.DateTimeField(_("ends at"), validators=[validate_event_moment])
     capacity = models.PositiveIntegerField(
         _("capacity"), null=True, blank=True, help_text=_("Leave empty for unlimited.")
     )
-    registration_opens_at = models.DateTimeField(_("registration opens at"), null=True, blank=True)
+    registration_opens_at = models.DateTimeField(
+        _("registration opens at"), null=True, blank=True, validators=[validate_event_moment]
+    )
     registration_closes_at = models.DateTimeField(
-        _("registration closes at"), null=True, blank=True
+        _("registration closes at"), null=True, blank=True, validators=[validate_event_moment]
     )
     cancellation_deadline = models.DateTimeField(
         _("cancellation deadline"),
         null=True,
         blank=True,
+        validators=[validate_event_moment],
         help_text=_("Attendees can cancel until then; empty means until the event starts."),
     )
     status = models.CharField(
@@ -101,8 +121,8 @@ class Event(models.Model):
     # makes overbooking impossible even if a code path forgot the lock.
     confirmed_count = models.PositiveIntegerField(_("confirmed"), default=0, editable=False)
     waitlisted_count = models.PositiveIntegerField(_("wait-listed"), default=0, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = EventQuerySet.as_manager()
 
@@ -171,8 +191,10 @@ class ProgrammeItem(models.Model):
     event = models.ForeignKey(
         Event, on_delete=models.CASCADE, related_name="programme", verbose_name=_("event")
     )
-    starts_at = models.DateTimeField(_("starts at"))
-    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
+    starts_at = models.DateTimeField(_("starts at"), validators=[validate_event_moment])
+    ends_at = models.DateTimeField(
+        _("ends at"), null=True, blank=True, validators=[validate_event_moment]
+    )
     title = models.CharField(_("title"), max_length=200)
     speakers = models.CharField(_("speakers"), max_length=300, blank=True)
     description = models.TextField(_("description"), blank=True)
@@ -387,7 +409,9 @@ class Registration(models.Model):
     # event (see events.services.erase_special_category_data).
     dietary_needs = models.TextField(_("dietary needs"), blank=True)
     accessibility_needs = models.TextField(_("accessibility needs"), blank=True)
-    special_needs_erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    special_needs_erased_at = models.DateTimeField(
+        _("needs erased at"), null=True, blank=True, editable=False
+    )
     listed_as_participant = models.BooleanField(_("appear on the participant list"), default=False)
 
     billing_organisation = models.CharField(_("organisation"), max_length=200, blank=True)

@@ -284,8 +284,43 @@ def test_a_new_event_is_created_as_entered(client, staff):
             },
             "A programme item cannot end before it starts.",
         ),
+        *[
+            (
+                {f"{field}_0": "0001-01-01", f"{field}_1": "00:00"},
+                "Enter a date between the years 2000 and 2100.",
+            )
+            for field in (
+                "starts_at",
+                "registration_opens_at",
+                "registration_closes_at",
+                "cancellation_deadline",
+            )
+        ],
+        (
+            {"starts_at_0": "2101-01-01", "ends_at_0": "2101-01-01"},
+            "Enter a date between the years 2000 and 2100.",
+        ),
+        (
+            {
+                "programme-TOTAL_FORMS": "1",
+                "programme-0-title": "Keynote",
+                "programme-0-starts_at_0": "0001-01-01",
+                "programme-0-starts_at_1": "10:00",
+            },
+            "Enter a date between the years 2000 and 2100.",
+        ),
     ],
-    ids=["event ends before it starts", "window closes before it opens", "programme item"],
+    ids=[
+        "event ends before it starts",
+        "window closes before it opens",
+        "programme item",
+        "year 1 start",
+        "year 1 opening",
+        "year 1 closing",
+        "year 1 cancellation deadline",
+        "year 2101",
+        "year 1 programme item",
+    ],
 )
 def test_an_impossible_event_is_refused_with_a_sentence_not_a_constraint_name(
     client, staff, changes, message
