@@ -9,20 +9,24 @@ therefore impossible here: 100 threads start together, and a semaphore lets at m
 `connection_slots()` of them (up to 60, fewer when the server is busy) hold a connection at
 once; the rest queue for a slot, exactly as requests queue for a pool in production.
 
-The same checker (`problems`) judges every burst; the control test switches the event-row
-lock off (settings.EVENTS_LOCK_EVENT_ROW) and shows that the checker then finds the broken
-outcome, so these tests can fail.
+The same checker (`problems`) judges every burst. Two control tests switch the event-row
+lock off (settings.EVENTS_LOCK_EVENT_ROW) and show that the checker then finds the broken
+outcome, so these tests can fail: one with the database's capacity constraint in place (it
+turns the surplus into errors), one with that constraint dropped for the test, where the
+checker itself has to see the overbooking.
 """
 
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.db import connection, connections
+from django.db.models import F
 from django.utils import timezone
 
 from events.models import Event, Registration
@@ -41,6 +45,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 100
 CAPACITY = 20
 DETAILS = RegistrationDetails()
+CAPACITY_CONSTRAINT = "event_confirmed_within_capacity"
 
 
 def connection_slots() -> int:
@@ -111,6 +116,48 @@ def run_together(calls) -> Burst:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "a thread hung"
     return burst
+
+
+def capacity_constraint_definition() -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conname = %s AND conrelid = 'events_event'::regclass",
+            [CAPACITY_CONSTRAINT],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@contextmanager
+def capacity_constraint_dropped():
+    """Without the check constraint confirmed_count <= capacity, for the `with` block.
+
+    The worker threads use their own connections, so the constraint cannot be dropped inside
+    the test's transaction: it is really dropped (DDL commits here) and re-added afterwards
+    from PostgreSQL's own text of it, so the test database ends up as the migration left it.
+    """
+    definition = capacity_constraint_definition()
+    # The test database is reused between runs: a run killed inside this block leaves it
+    # without the constraint, and nothing here could say what it was.
+    assert definition, (
+        f"{CAPACITY_CONSTRAINT} is missing from the test database (an interrupted run?); "
+        "recreate it with pytest --create-db"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE events_event DROP CONSTRAINT {CAPACITY_CONSTRAINT}")
+    try:
+        yield
+    finally:
+        # Re-adding the constraint validates every row, and the overbooked events made in
+        # the block would fail it. The flush after the test would delete them anyway.
+        overbooked = Event.objects.filter(confirmed_count__gt=F("capacity"))
+        Registration.objects.filter(event__in=overbooked).delete()
+        overbooked.delete()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"ALTER TABLE events_event ADD CONSTRAINT {CAPACITY_CONSTRAINT} {definition}"
+            )
 
 
 def problems(event: Event, burst: Burst) -> list[str]:
@@ -248,6 +295,39 @@ def test_control_without_the_lock_the_checker_catches_overbooking_attempts(setti
     assert found, "without the lock the burst should have gone wrong"
     # Even then the database never lets confirmed registrations exceed the capacity.
     assert not [problem for problem in found if problem.startswith("overbooked")]
+
+
+def test_control_without_the_lock_or_the_constraint_the_checker_sees_overbooking(settings):
+    """With the event-row lock off and the capacity constraint dropped nothing stops
+    overbooking, and `problems`, the same checks the tests above rely on, must report it
+    from the real rows. Otherwise the constraint alone (see the control above) could be
+    hiding a checker that never looks at the confirmed rows. The services offer no seam to
+    widen the gap between reading the count and writing the registration, so whether a burst
+    overbooks is a race: it tries up to five bursts (about 2 s each), each a new event, and
+    fails only if none overbooks."""
+    settings.EVENTS_LOCK_EVENT_ROW = False
+    original = capacity_constraint_definition()
+    found, confirmed_outcomes = [], 0
+    with capacity_constraint_dropped():
+        for attempt in range(5):
+            event = free_event()
+            burst = register_all(event, make_users(THREADS, f"overbook{attempt}-"))
+            found = problems(event, burst)
+            confirmed_outcomes = sum(
+                1
+                for outcome in burst.outcomes
+                if not isinstance(outcome, Exception)
+                and outcome.registration.status == Registration.Status.CONFIRMED
+            )
+            if any(problem.startswith("overbooked") for problem in found):
+                break
+    assert [problem for problem in found if problem.startswith("overbooked")], (
+        f"five bursts without lock or constraint never overbooked; the checker found {found}"
+    )
+    # The report agrees with what the requests themselves were told, so it is not an
+    # artefact of the checker.
+    assert confirmed_outcomes > CAPACITY
+    assert capacity_constraint_definition() == original
 
 
 def test_waiting_list_order_is_arrival_order_over_time():
