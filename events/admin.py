@@ -8,6 +8,7 @@ choices come from fixed lists or one small query, and no second COUNT(*) of the 
 
 from __future__ import annotations
 
+import datetime
 import re
 import uuid
 from collections.abc import Iterable
@@ -41,7 +42,7 @@ from outbox.models import OutgoingEmail
 
 from . import notifications, pricing, reports, services
 from .forms import EanNumberField, VatNumberField
-from .models import Event, ProgrammeItem, Registration
+from .models import AdmissionCategory, Event, ProgrammeItem, Registration
 from .resources import EXPORT_FORMATS, RegistrationResource
 
 # --- Outcome messages ---------------------------------------------------------------------------
@@ -264,29 +265,67 @@ class RegistrationChangeForm(forms.ModelForm):
         return cleaned
 
 
+class EventChoiceField(forms.ModelChoiceField):
+    """Events named with their date: next year's edition often has the same title."""
+
+    def label_from_instance(self, event: Event) -> str:
+        starts = date_format(timezone.localtime(event.starts_at), "SHORT_DATE_FORMAT")
+        return f"{event.title} ({starts})"
+
+
 class GuestRegistrationForm(ErrorsDescribeFieldsMixin, forms.Form):
     """Staff adding a guest or an invited speaker by hand."""
 
-    event = forms.ModelChoiceField(
+    PRICE_FROM_ADDRESS = "address"
+    PRICE_SET_HERE = "set"
+
+    event = EventChoiceField(
         label=_("Event"),
-        queryset=Event.objects.filter(status=Event.Status.PUBLISHED).order_by("-starts_at"),
-        help_text=_("Only published events take registrations."),
+        queryset=Event.objects.none(),
+        help_text=_("Published events that are not over."),
     )
     first_name = forms.CharField(label=_("First name"), max_length=150)
     last_name = forms.CharField(label=_("Last name"), max_length=150)
-    email = forms.EmailField(
-        label=_("E-mail address"),
-        help_text=_("The admission category and price follow from this address."),
-    )
+    email = forms.EmailField(label=_("E-mail address"), max_length=254)
     job_title = forms.CharField(label=_("Job title"), max_length=200, required=False)
     language = forms.ChoiceField(
         label=_("Language of the e-mails"), choices=settings.LANGUAGES, initial="en"
     )
+    price_from = forms.ChoiceField(
+        label=_("Admission category and price"),
+        choices=[
+            (PRICE_FROM_ADDRESS, _("As the e-mail address gives them (as on the public form)")),
+            (PRICE_SET_HERE, _("Set here, for example free for an invited speaker")),
+        ],
+        initial=PRICE_FROM_ADDRESS,
+        widget=forms.RadioSelect,
+    )
+    category = forms.ChoiceField(
+        label=_("Admission category"), choices=AdmissionCategory.choices, required=False
+    )
+    price = forms.DecimalField(
+        label=_("Price"), min_value=0, max_digits=10, decimal_places=2, required=False
+    )
+    price_reason = forms.CharField(
+        label=_("Reason"),
+        max_length=1000,
+        required=False,
+        help_text=_(
+            "Shown to the attendee as the reason for the price, e.g. “Invited speaker”; "
+            "recorded with your name."
+        ),
+    )
     dietary_needs = forms.CharField(
-        label=_("Dietary needs"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Dietary needs"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     accessibility_needs = forms.CharField(
-        label=_("Accessibility needs"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Accessibility needs"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     listed_as_participant = forms.BooleanField(
         label=_("Appears on the participant list"), required=False
@@ -295,7 +334,10 @@ class GuestRegistrationForm(ErrorsDescribeFieldsMixin, forms.Form):
         label=_("Organisation to invoice"), max_length=200, required=False
     )
     billing_address = forms.CharField(
-        label=_("Billing address"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Billing address"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     billing_vat_number = VatNumberField(label=_("VAT number"), max_length=30, required=False)
     billing_po_reference = forms.CharField(
@@ -305,11 +347,33 @@ class GuestRegistrationForm(ErrorsDescribeFieldsMixin, forms.Form):
     without_billing = forms.BooleanField(
         label=_("Register without invoice details"),
         required=False,
-        help_text=_(
-            "For an invited speaker or guest who does not pay: override the price on the "
-            "registration afterwards."
-        ),
+        help_text=_("A fee is due but the invoice details are not known yet."),
     )
+
+    def __init__(self, *args, now: datetime.datetime, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["event"].queryset = Event.objects.filter(
+            status=Event.Status.PUBLISHED, ends_at__gt=now
+        ).order_by("starts_at", "id")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("price_from") == self.PRICE_SET_HERE:
+            for name in ("category", "price", "price_reason"):
+                if data.get(name) in (None, "") and name not in self.errors:
+                    self.add_error(name, _("Required when you set the price here."))
+        return data
+
+    def price_set_by_staff(self, *, staff_member) -> services.PriceSetByStaff | None:
+        data = self.cleaned_data
+        if data["price_from"] != self.PRICE_SET_HERE:
+            return None
+        return services.PriceSetByStaff(
+            category=data["category"],
+            price=data["price"],
+            reason=data["price_reason"],
+            set_by=staff_member,
+        )
 
     def details(self) -> services.RegistrationDetails:
         data = self.cleaned_data
@@ -630,7 +694,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
         initial = {}
         if request.GET.get("event", "").isdigit():
             initial["event"] = request.GET["event"]
-        form = GuestRegistrationForm(request.POST or None, initial=initial)
+        form = GuestRegistrationForm(request.POST or None, initial=initial, now=timezone.now())
         if request.method == "POST" and form.is_valid():
             try:
                 outcome = services.register_guest(
@@ -642,6 +706,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                     details=form.details(),
                     registered_by=request.user,
                     require_billing=not form.cleaned_data["without_billing"],
+                    price_set_by_staff=form.price_set_by_staff(staff_member=request.user),
                 )
             except services.RegistrationError as error:
                 field = "billing_organisation" if error.code == "billing_required" else None
@@ -929,7 +994,14 @@ class EventAdminForm(forms.ModelForm):
             "member_price",
             "standard_price",
             "currency",
+            "contact_email",
         ]
+        help_texts = {
+            "status": _(
+                "Cancelling e-mails every registered and wait-listed person at once; publishing "
+                "again gives places freed meanwhile to the waiting list first."
+            ),
+        }
 
     def clean_capacity(self):
         capacity = self.cleaned_data.get("capacity")
@@ -1074,9 +1146,16 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         model_fields = {field.name for field in Event._meta.fields}
-        plain = [name for name in form.changed_data if name in model_fields and name != "capacity"]
+        through_services = {"capacity", "status"}
+        plain = [
+            name
+            for name in form.changed_data
+            if name in model_fields and name not in through_services
+        ]
         if plain:
             obj.save(update_fields=[*plain, "updated_at"])
+        if "status" in form.changed_data:
+            self._change_status(request, obj, form.cleaned_data["status"])
         if "capacity" in form.changed_data:
             try:
                 promoted = services.change_capacity(
@@ -1098,6 +1177,32 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
                         % {"count": len(promoted)},
                     )
             obj.refresh_from_db(fields=["capacity", "confirmed_count", "waitlisted_count"])
+
+    def _change_status(self, request, event: Event, status: str) -> None:
+        change = services.change_event_status(
+            event_id=event.pk, status=status, changed_by=request.user
+        )
+        if change.notified:
+            messages.info(
+                request,
+                ngettext(
+                    "%(count)d person was told by e-mail that the event is cancelled.",
+                    "%(count)d people were told by e-mail that the event is cancelled.",
+                    change.notified,
+                )
+                % {"count": change.notified},
+            )
+        if change.promoted:
+            messages.info(
+                request,
+                ngettext(
+                    "%(count)d person was promoted from the waiting list.",
+                    "%(count)d people were promoted from the waiting list.",
+                    len(change.promoted),
+                )
+                % {"count": len(change.promoted)},
+            )
+        event.refresh_from_db(fields=["status", "confirmed_count", "waitlisted_count"])
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

@@ -205,6 +205,22 @@ def render_cancelled(email: OutgoingEmail, registration: Registration):
 
 
 @_in_language
+def render_event_cancelled(email: OutgoingEmail, registration: Registration):
+    if registration.event.status != Event.Status.CANCELLED:
+        raise MessageNotNeeded("The event is on again.")
+    _require_status(
+        registration,
+        Registration.Status.CONFIRMED,
+        Registration.Status.WAITLISTED,
+        message="The person had cancelled already",
+    )
+    subject = _("Cancelled by the organisers: %(event)s") % {"event": registration.event.title}
+    return _compose(
+        template="event_cancelled", subject=subject, context=_base_context(registration)
+    )
+
+
+@_in_language
 def render_reminder(email: OutgoingEmail, registration: Registration):
     _require_status(registration, Registration.Status.CONFIRMED, message="No seat to remind of")
     event = registration.event
@@ -244,6 +260,7 @@ RENDERERS = {
     notifications.CANCELLED: render_cancelled,
     notifications.REMINDER: render_reminder,
     notifications.STAFF_MESSAGE: render_staff_message,
+    notifications.EVENT_CANCELLED: render_event_cancelled,
 }
 
 

@@ -121,6 +121,10 @@ class RegistrationDetailsForm(RegistrationForm):
             },
         )
         super().__init__(*args, fee_due=registration.price > 0, **kwargs)
+        if self.fee_due and not registration.billing_organisation:
+            # Staff entered the person without invoice details: welcome, not demanded.
+            self.fields["billing_organisation"].required = False
+            self.fields["billing_address"].required = False
         if not details_editable:
             self.fee_due = False
             for name in [*NEEDS_FIELDS, *BILLING_FIELDS]:

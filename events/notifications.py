@@ -29,8 +29,9 @@ PROMOTED = "events.promoted"
 CANCELLED = "events.cancelled"
 REMINDER = "events.reminder"
 STAFF_MESSAGE = "events.staff_message"
+EVENT_CANCELLED = "events.event_cancelled"
 
-KINDS = (CONFIRMATION, WAITLISTED, PROMOTED, CANCELLED, REMINDER, STAFF_MESSAGE)
+KINDS = (CONFIRMATION, WAITLISTED, PROMOTED, CANCELLED, REMINDER, STAFF_MESSAGE, EVENT_CANCELLED)
 
 
 def _dedup_key(registration: Registration, what: str) -> str:
@@ -109,6 +110,15 @@ def queue_reminder(*, registration: Registration) -> OutgoingEmail | None:
         kind=REMINDER,
         registration=registration,
         dedup_key=_dedup_key(registration, "reminder"),
+    )
+
+
+def queue_event_cancelled(*, registration: Registration) -> OutgoingEmail | None:
+    """The notice that the organisers cancelled the event; at most one per registration."""
+    return _queue(
+        kind=EVENT_CANCELLED,
+        registration=registration,
+        dedup_key=_dedup_key(registration, "event-cancelled"),
     )
 
 

@@ -62,8 +62,9 @@ class RegistrationError(Exception):
     """A registration that cannot be made or changed.
 
     `message` is user-facing and translated; `code` is one of: "not_open" (draft or
-    cancelled event), "closed" (outside the registration window), "full" (full, no waiting
-    list), "cancellation_closed" (past the cancellation deadline), "already_cancelled",
+    cancelled event), "over" (the event has ended), "closed" (outside the registration
+    window), "full" (full, no waiting list), "cancellation_closed" (past the cancellation
+    deadline), "already_cancelled",
     "not_waitlisted", "not_confirmed", "billing_required", "capacity_below_confirmed",
     "details_closed" (needs or billing details changed after the event).
     """
@@ -85,6 +86,7 @@ def _default_message(code: str) -> str:
     messages = {
         "not_open": _("This event is not open for registration."),
         "closed": _("Registration for this event is closed."),
+        "over": _("This event is over."),
         "full": _("This event is full."),
         "cancellation_closed": _(
             "The cancellation deadline has passed; please contact the organisers."
@@ -101,6 +103,17 @@ def _default_message(code: str) -> str:
         ),
     }
     return messages.get(code, _("The registration could not be changed."))
+
+
+@dataclass(frozen=True)
+class PriceSetByStaff:
+    """A category and price staff set when entering someone (an invited speaker, a guest of
+    the house), instead of the one the address would give; recorded as an override."""
+
+    category: str
+    price: Decimal
+    reason: str
+    set_by: object  # the staff member (members.User)
 
 
 @dataclass(frozen=True)
@@ -181,19 +194,32 @@ def register_guest(
     ignore_window: bool = True,
     job_title: str = "",
     require_billing: bool = True,
+    price_set_by_staff: PriceSetByStaff | None = None,
     now: datetime.datetime | None = None,
 ) -> RegistrationOutcome:
     """Staff adding a guest or speaker by hand: the same path as `register_for_event`.
 
     The affiliation comes from the bare address (staff vouch for it). By default the
     registration window is ignored (staff may add people after it closes); the event must
-    still be published, capacity still holds. An active registration for the same address
-    is returned with created=False.
+    still be published and not over, and capacity still holds. An active registration for
+    the same address is returned with created=False. With `price_set_by_staff` the
+    registration gets that category and price as an override (who, when, why), before its
+    confirmation is written, so the guest is never told a price that does not apply; billing
+    details are then needed only if that price is above zero. An account that has verified
+    the address gets the registration at once (`claim_guest_registrations`).
+    Raises RegistrationError: "not_open", "over", "full", "billing_required"; ValueError for a
+    malformed address or price.
     """
     email = (email or "").strip()
     local, _at, domain = email.rpartition("@")
     if not local or not domain:
         raise ValueError(_("Enter a valid e-mail address."))
+    if price_set_by_staff is not None:
+        _check_override(
+            category=price_set_by_staff.category,
+            price=price_set_by_staff.price,
+            reason=price_set_by_staff.reason,
+        )
     affiliation = affiliation_for_address(email=email)
     registrant = _Registrant(
         user=None,
@@ -210,6 +236,7 @@ def register_guest(
         now=now,
         check_window=not ignore_window,
         require_billing=require_billing,
+        price_set_by_staff=price_set_by_staff,
     )
     if outcome.created:
         logger.info(
@@ -218,7 +245,22 @@ def register_guest(
             event_id,
             getattr(registered_by, "pk", None),
         )
+        owner = _account_with_verified_address(email)
+        if owner is not None:
+            claim_guest_registrations(user=owner)
+            outcome.registration.refresh_from_db(fields=["user"])
     return outcome
+
+
+def _account_with_verified_address(email: str):
+    from allauth.account.models import EmailAddress
+
+    address = (
+        EmailAddress.objects.filter(email__iexact=email, verified=True)
+        .select_related("user")
+        .first()
+    )
+    return address.user if address is not None else None
 
 
 def claim_guest_registrations(*, user) -> list[Registration]:
@@ -340,6 +382,7 @@ def _register(
     now: datetime.datetime | None,
     check_window: bool,
     require_billing: bool,
+    price_set_by_staff: PriceSetByStaff | None = None,
 ) -> RegistrationOutcome:
     try:
         with transaction.atomic():
@@ -350,6 +393,7 @@ def _register(
                 now=now,
                 check_window=check_window,
                 require_billing=require_billing,
+                price_set_by_staff=price_set_by_staff,
             )
     except IntegrityError as error:
         # The person (or address) already has an active registration, made earlier or by a
@@ -378,6 +422,7 @@ def _register_locked(
     now: datetime.datetime | None,
     check_window: bool,
     require_billing: bool,
+    price_set_by_staff: PriceSetByStaff | None,
 ) -> RegistrationOutcome:
     event = _lock_event(event_id)
     moment = now or timezone.now()
@@ -389,6 +434,8 @@ def _register_locked(
     status = None
     if event.status != Event.Status.PUBLISHED:
         refusal = "not_open"
+    elif event.ends_at <= moment:
+        refusal = "over"  # also for staff, who may otherwise register outside the window
     elif check_window and registration_window_state(event=event, now=moment) is not None:
         refusal = "closed"
     else:
@@ -396,12 +443,17 @@ def _register_locked(
         # for a guest entered by staff, in the staff member's).
         with translation.override(details.language or settings.LANGUAGE_CODE):
             decision = decide_admission(event=event, affiliations=registrant.affiliations)
+        if event.waitlisted_count and not event.is_full:
+            # Seats freed while nobody could be promoted (the event was a draft, say) go to
+            # those waiting before anyone new.
+            _fill_free_seats(event, moment)
         if event.capacity is None or event.confirmed_count < event.capacity:
             status = Registration.Status.CONFIRMED
         elif event.has_waiting_list:
             status = Registration.Status.WAITLISTED
         refusal = "full" if status is None else None
-        if decision.price > 0 and require_billing and _billing_missing(details):
+        price = decision.price if price_set_by_staff is None else price_set_by_staff.price
+        if price > 0 and require_billing and _billing_missing(details):
             refusal = "billing_required"
     if refusal is not None:
         existing = _active_registration(
@@ -410,8 +462,6 @@ def _register_locked(
         if existing is not None:
             return RegistrationOutcome(registration=existing, created=False)
         raise RegistrationError(refusal)
-    fee_due = decision.price > 0
-
     institution = decision.institution
     registration = Registration(
         event=event,
@@ -435,7 +485,13 @@ def _register_locked(
         accessibility_needs=details.accessibility_needs.strip(),
         listed_as_participant=details.listed_as_participant,
     )
-    if fee_due:
+    if price_set_by_staff is not None:
+        registration.category = price_set_by_staff.category
+        registration.price = Decimal(price_set_by_staff.price)
+        registration.price_override_reason = price_set_by_staff.reason.strip()
+        registration.price_overridden_by = price_set_by_staff.set_by
+        registration.price_overridden_at = moment
+    if registration.price > 0:
         # Billing details are kept only where a fee is due; for a free place they are dropped.
         registration.billing_organisation = details.billing_organisation.strip()
         registration.billing_address = details.billing_address.strip()
@@ -558,8 +614,10 @@ def promote_from_waiting_list(
 ) -> Registration:
     """Staff giving a seat to a specific wait-listed person (out of turn if they choose).
 
-    Guarantees: never exceeds the capacity; the promotion e-mail is written with the change.
-    Raises RegistrationError: "not_waitlisted", "full" (no free seat).
+    Guarantees: never exceeds the capacity; the promotion e-mail is written with the change;
+    only for a published event that has not started (a seat offered then is useless).
+    Raises RegistrationError: "not_waitlisted", "full" (no free seat), "not_open" (draft or
+    cancelled event), "over" (the event has started).
     """
     event_id = (
         Registration.objects.filter(pk=registration_id).values_list("event_id", flat=True).get()
@@ -568,9 +626,14 @@ def promote_from_waiting_list(
     registration = Registration.objects.select_for_update(no_key=True).get(pk=registration_id)
     if registration.status != Registration.Status.WAITLISTED:
         raise RegistrationError("not_waitlisted")
+    moment = now or timezone.now()
+    if event.status != Event.Status.PUBLISHED:
+        raise RegistrationError("not_open")
+    if moment >= event.starts_at:
+        raise RegistrationError("over")
     if event.capacity is not None and event.confirmed_count >= event.capacity:
         raise RegistrationError("full")
-    _promote(event, registration, now or timezone.now())
+    _promote(event, registration, moment)
     if promoted_by is not None:
         logger.info("Registration %s promoted by user %s", registration.pk, promoted_by.pk)
     return registration
@@ -597,6 +660,43 @@ def change_capacity(
     return _fill_free_seats(event, now or timezone.now())
 
 
+@dataclass(frozen=True)
+class StatusChange:
+    promoted: list[Registration]  # wait-listed people given a seat on publishing
+    notified: int  # people told by e-mail that the event is cancelled
+
+
+@transaction.atomic
+def change_event_status(
+    *, event_id: int, status: str, changed_by=None, now: datetime.datetime | None = None
+) -> StatusChange:
+    """Publish, cancel or withdraw an event to draft, with what follows from it.
+
+    Guarantees, under the event's lock: publishing gives seats freed meanwhile to the waiting
+    list first (with their e-mails); cancelling writes, in the same transaction, one notice
+    to every confirmed and wait-listed person (at most one per registration, also if the
+    event is cancelled, restored and cancelled again). Registrations keep their status, so
+    restoring the event restores them; a cancelled event's tickets are not valid
+    (`has_valid_ticket`). Setting the status the event already has changes nothing.
+    """
+    if status not in Event.Status.values:
+        raise ValueError(_("Unknown event status."))
+    event = _lock_event(event_id)
+    if event.status == status:
+        return StatusChange(promoted=[], notified=0)
+    Event.objects.filter(pk=event.pk).update(status=status, updated_at=timezone.now())
+    event.status = status
+    promoted, notified = [], 0
+    if status == Event.Status.PUBLISHED:
+        promoted = _fill_free_seats(event, now or timezone.now())
+    elif status == Event.Status.CANCELLED:
+        for registration in Registration.objects.filter(event=event).active().order_by("id"):
+            if notifications.queue_event_cancelled(registration=registration) is not None:
+                notified += 1
+    logger.info("Event %s set to %s by user %s", event.pk, status, getattr(changed_by, "pk", None))
+    return StatusChange(promoted=promoted, notified=notified)
+
+
 # --- Changing one's details -------------------------------------------------------------------
 
 
@@ -619,8 +719,8 @@ def change_registration_details(
 
     Guarantees: status, category, price and its reason, language and the seat are never
     touched, so nothing is re-decided and no e-mail is sent; billing details are kept only
-    where a fee is due, and required there as when registering; after the event has ended
-    only the participant-list consent changes.
+    where a fee is due, and a change to them must leave an organisation and an address;
+    after the event has ended only the participant-list consent changes.
     Raises RegistrationError: "already_cancelled", "billing_required", "details_closed".
     """
     # The row, not the event: no seat is consumed or freed.
@@ -638,8 +738,6 @@ def change_registration_details(
         "accessibility_needs": details.accessibility_needs.strip(),
     }
     if registration.price > 0:
-        if _billing_missing(details):
-            raise RegistrationError("billing_required")
         changed.update(
             billing_organisation=details.billing_organisation.strip(),
             billing_address=details.billing_address.strip(),
@@ -654,6 +752,10 @@ def change_registration_details(
         set(changed) - {"listed_as_participant"}
     ):
         raise RegistrationError("details_closed")
+    # Invoice details, once given, cannot be blanked out; a registration staff entered
+    # without them can still change everything else.
+    if any(field.startswith("billing_") for field in changed) and _billing_missing(details):
+        raise RegistrationError("billing_required")
     for field, value in changed.items():
         setattr(registration, field, value)
     if changed:
@@ -671,18 +773,35 @@ def check_in(
     """Mark a confirmed registration present. Returns (registration, newly_checked_in).
 
     Guarantees: the first check-in time and the staff member who did it are kept; a second
-    call (or two at once) returns (registration, False) unchanged.
-    Raises RegistrationError("not_confirmed") for a wait-listed or cancelled registration.
+    call (or two at once) returns (registration, False) unchanged; only a valid ticket
+    (`has_valid_ticket`) is checked in.
+    Raises RegistrationError: "not_confirmed" for a wait-listed or cancelled registration,
+    "not_open" when the event is cancelled.
     """
-    registration = Registration.objects.select_for_update(no_key=True).get(pk=registration_id)
+    registration = (
+        Registration.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("event")
+        .get(pk=registration_id)
+    )
     if registration.status != Registration.Status.CONFIRMED:
         raise RegistrationError("not_confirmed")
+    if not has_valid_ticket(registration=registration):
+        raise RegistrationError("not_open")
     if registration.checked_in_at is not None:
         return registration, False
     registration.checked_in_at = now or timezone.now()
     registration.checked_in_by = checked_in_by
     registration.save(update_fields=["checked_in_at", "checked_in_by"])
     return registration, True
+
+
+def _check_override(*, category: str, price: Decimal, reason: str) -> None:
+    if not (reason or "").strip():
+        raise ValueError(_("A reason is required to override the price."))
+    if Decimal(price) < 0:
+        raise ValueError(_("The price cannot be negative."))
+    if category not in AdmissionCategory.values:
+        raise ValueError(_("Unknown admission category."))
 
 
 @transaction.atomic
@@ -701,18 +820,11 @@ def override_price(
     for the record. Raises ValueError for an empty reason, a negative price or an unknown
     category.
     """
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValueError(_("A reason is required to override the price."))
-    price = Decimal(price)
-    if price < 0:
-        raise ValueError(_("The price cannot be negative."))
-    if category not in AdmissionCategory.values:
-        raise ValueError(_("Unknown admission category."))
+    _check_override(category=category, price=price, reason=reason)
     registration = Registration.objects.select_for_update(no_key=True).get(pk=registration_id)
     registration.category = category
-    registration.price = price
-    registration.price_override_reason = reason
+    registration.price = Decimal(price)
+    registration.price_override_reason = reason.strip()
     registration.price_overridden_by = overridden_by
     registration.price_overridden_at = now or timezone.now()
     registration.save(

@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from members.middleware import staff_must_activate_two_factor
+
 from . import services
 from .models import Registration
 
@@ -44,7 +46,24 @@ def check_in(request, ticket_code: str):
             request, "events/check_in.html", {"state": "anonymous", "login_url": login_url}
         )
     if not request.user.has_perm(CHECK_IN_PERMISSION):
-        return render(request, "events/check_in.html", {"state": "forbidden"}, status=403)
+        # An attendee who scans their own ticket is shown the way to it, nothing more.
+        own = Registration.objects.filter(ticket_code=ticket_code, user=request.user).first()
+        return render(
+            request,
+            "events/check_in.html",
+            {"state": "forbidden", "own_registration": own},
+            status=403,
+        )
+    if staff_must_activate_two_factor(user=request.user):
+        # The page shows special-category data: the back office's rule applies here too.
+        messages.warning(
+            request,
+            _(
+                "Check-in requires two-factor authentication. Activate an authenticator app "
+                "to continue."
+            ),
+        )
+        return redirect("mfa_activate_totp")
 
     registration = get_object_or_404(
         Registration.objects.select_related("event", "institution", "checked_in_by"),
@@ -74,6 +93,7 @@ def check_in(request, ticket_code: str):
         {
             "state": "staff",
             "registration": registration,
+            "event_cancelled": event.status == event.Status.CANCELLED,
             "checked_in_moment": (
                 checked_in_moment(registration) if registration.checked_in_at else ""
             ),

@@ -1,6 +1,22 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from . import privacy_views, staff_views, views
+
+
+class TicketCodeConverter:
+    """A ticket code as events.models.new_ticket_code makes them (URL-safe base64). Anything
+    else is no ticket: a 404 before any query, whatever bytes were sent."""
+
+    regex = "[A-Za-z0-9_-]{1,64}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(TicketCodeConverter, "ticket")
 
 app_name = "events"
 
@@ -13,20 +29,20 @@ urlpatterns = [
     path("events/<slug:slug>/register/", views.register, name="register"),
     path("events/<slug:slug>/participants/", views.participants, name="participants"),
     path("registrations/", views.my_registrations, name="my_registrations"),
-    path("registrations/<str:ticket_code>/", views.registration_detail, name="registration"),
+    path("registrations/<ticket:ticket_code>/", views.registration_detail, name="registration"),
     path(
-        "registrations/<str:ticket_code>/details/",
+        "registrations/<ticket:ticket_code>/details/",
         views.change_details,
         name="change_details",
     ),
     path(
-        "registrations/<str:ticket_code>/cancel/",
+        "registrations/<ticket:ticket_code>/cancel/",
         views.cancel_registration,
         name="cancel_registration",
     ),
-    path("registrations/<str:ticket_code>/ticket.png", views.ticket_png, name="ticket_png"),
+    path("registrations/<ticket:ticket_code>/ticket.png", views.ticket_png, name="ticket_png"),
     # Staff at the door: the ticket's QR code opens this page (events/tickets.py).
-    path("registrations/<str:ticket_code>/check-in/", staff_views.check_in, name="check_in"),
+    path("registrations/<ticket:ticket_code>/check-in/", staff_views.check_in, name="check_in"),
     # The signed-in person's privacy pages: what we keep, a copy of it, deleting the account.
     path("account/privacy/", privacy_views.privacy_settings, name="privacy_settings"),
     path("account/privacy/export.json", privacy_views.export_data, name="privacy_export"),

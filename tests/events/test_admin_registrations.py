@@ -26,6 +26,8 @@ from tests.factories import (
     InstitutionFactory,
     OutgoingEmailFactory,
     RegistrationFactory,
+    UserFactory,
+    add_email,
     admin_form_data,
     bulk_registrations,
     event_staff_user,
@@ -623,6 +625,7 @@ def guest_form(chosen_event, **changes):
         "last_name": "Speaker",
         "email": "ingrid@med.lu.se",
         "language": "sv",
+        "price_from": "address",
         "dietary_needs": "Vegetarian",
         **changes,
     }
@@ -711,6 +714,130 @@ def test_draft_events_are_not_offered_for_guests(client, staff):
     assert "event" in response.context["form"].errors
 
 
+def test_events_that_are_over_are_not_offered_and_are_refused(client, staff):
+    now = timezone.now()
+    over = EventFactory(
+        title="Spring meeting",
+        starts_at=now - datetime.timedelta(days=2),
+        ends_at=now - datetime.timedelta(days=1),
+        registration_opens_at=now - datetime.timedelta(days=30),
+        registration_closes_at=now - datetime.timedelta(days=3),
+        cancellation_deadline=now - datetime.timedelta(days=3),
+    )
+    coming = EventFactory(title="Autumn meeting")
+
+    page = client.get(ADD)
+    response = client.post(ADD, guest_form(over, without_billing="on"))
+
+    offered = [label for _value, label in page.context["form"].fields["event"].choices][1:]
+    assert len(offered) == 1 and offered[0].startswith("Autumn meeting (")
+    assert "event" in response.context["form"].errors
+    assert coming.pk and not Registration.objects.exists()
+    with pytest.raises(services.RegistrationError) as refusal:
+        services.register_guest(
+            event_id=over.pk,
+            first_name="Ingrid",
+            last_name="Speaker",
+            email="ingrid@example.org",
+            details=services.RegistrationDetails(),
+            registered_by=None,
+            require_billing=False,
+        )
+    assert refusal.value.code == "over"
+
+
+def test_an_invited_speaker_is_told_the_price_staff_set_not_the_address_s(client, staff):
+    from outbox.services import build_message
+
+    event = EventFactory()
+    response = client.post(
+        ADD,
+        guest_form(
+            event,
+            email="ingrid@example.org",
+            price_from="set",
+            category=AdmissionCategory.MEMBER,
+            price="0",
+            price_reason="Invited speaker",
+        ),
+    )
+
+    assert response.status_code == 302
+    registration = Registration.objects.get()
+    assert (registration.category, registration.price) == (AdmissionCategory.MEMBER, 0)
+    assert registration.price_override_reason == "Invited speaker"
+    assert registration.price_overridden_by == staff
+    assert registration.price_overridden_at is not None
+    # The decision the address gave is kept for the record.
+    assert registration.price_reason_code == "no_member_address"
+    assert registration.billing_organisation == ""
+    confirmation = OutgoingEmail.objects.get(
+        dedup_key=f"registration:{registration.pk}:confirmation"
+    )
+    with translation.override("en"):
+        body = build_message(confirmation).body
+    assert "Invited speaker" in body
+    assert "1,200" not in body
+
+
+@pytest.mark.parametrize(
+    ("changes", "fields"),
+    [
+        ({"price_from": "set"}, {"category", "price", "price_reason"}),
+        ({"price_from": "set", "category": "member", "price": "0"}, {"price_reason"}),
+        (
+            {"price_from": "set", "category": "member", "price": "-1", "price_reason": "x"},
+            {"price"},
+        ),
+        (
+            {"price_from": "set", "category": "nobody", "price": "0", "price_reason": "x"},
+            {"category"},
+        ),
+        ({"price_from": "perhaps"}, {"price_from"}),
+    ],
+)
+def test_a_price_set_here_needs_category_price_and_reason(client, staff, changes, fields):
+    event = EventFactory()
+    response = client.post(ADD, guest_form(event, **changes))
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == fields
+    assert not Registration.objects.exists()
+
+
+def test_a_price_set_above_zero_still_needs_billing_details(client, staff):
+    event = EventFactory()
+    changes = {"price_from": "set", "category": "member", "price": "300", "price_reason": "Deal"}
+    response = client.post(ADD, guest_form(event, email="ingrid@med.lu.se", **changes))
+    assert "billing_organisation" in response.context["form"].errors
+    assert not Registration.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"email": "a" * 64 + "@" + ("b" * 60 + ".") * 3 + "example.com"}, "email"),
+        ({"dietary_needs": "x" * 501}, "dietary_needs"),
+        ({"accessibility_needs": "x" * 501}, "accessibility_needs"),
+        ({"billing_address": "x" * 1001}, "billing_address"),
+    ],
+)
+def test_over_long_guest_input_is_a_field_error(client, staff, changes, field):
+    event = EventFactory()
+    response = client.post(ADD, guest_form(event, without_billing="on", **changes))
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+
+
+def test_a_guest_whose_address_an_account_has_verified_is_theirs_at_once(client, staff):
+    person = UserFactory(email="ingrid.private@example.org")
+    add_email(person, "ingrid@med.lu.se")
+    event = EventFactory()
+
+    client.post(ADD, guest_form(event, without_billing="on"))
+
+    assert Registration.objects.get().user == person
+
+
 # --- EAN numbers: one rule for every form that writes them ---------------------------------------
 
 
@@ -743,3 +870,4 @@ def test_the_model_refuses_a_bad_ean_number_whatever_form_wrote_it():
     with pytest.raises(ValidationError) as raised:
         registration.full_clean()
     assert "billing_ean_number" in raised.value.message_dict
+

@@ -189,3 +189,66 @@ def test_a_ticket_for_another_day_is_pointed_out(client, days_away, warned):
     client.force_login(event_staff_user())
     page = client.get(url(registration)).content.decode()
     assert ("not today" in page) is warned
+
+
+# --- Tickets that do not admit, own tickets, two-factor ---------------------------------------
+
+
+def test_a_ticket_of_a_cancelled_event_is_not_checked_in(client, registration):
+    from events.models import Event
+
+    Event.objects.filter(pk=registration.event_id).update(status=Event.Status.CANCELLED)
+    client.force_login(event_staff_user())
+
+    page = client.get(url(registration))
+    response = client.post(url(registration), follow=True)
+
+    assert "The event is cancelled: this ticket is not valid." in page.content.decode()
+    assert ">Check in</button>" not in page.content.decode()
+    assert "This event is not open for registration." in response.content.decode()
+    registration.refresh_from_db()
+    assert registration.checked_in_at is None
+
+
+def test_an_attendee_scanning_their_own_ticket_is_shown_the_way_to_it(client):
+    own = RegistrationFactory()
+    client.force_login(own.user)
+
+    response = client.get(url(own))
+
+    assert response.status_code == 403
+    assert f'href="{own.get_absolute_url()}"' in response.content.decode()
+
+
+def test_someone_else_s_ticket_gives_no_way_to_it(client, registration):
+    client.force_login(UserFactory())
+    response = client.get(url(registration))
+    assert f'href="{registration.get_absolute_url()}"' not in response.content.decode()
+    assert "It is your own ticket" not in response.content.decode()
+
+
+@pytest.mark.parametrize(("required", "status"), [(True, 302), (False, 200)])
+def test_check_in_needs_two_factor_when_the_back_office_does(
+    client, settings, registration, required, status
+):
+    settings.MFA_REQUIRED_FOR_STAFF = required
+    client.force_login(event_staff_user())
+
+    page = client.get(url(registration))
+    posted = client.post(url(registration))
+
+    assert page.status_code == status
+    if required:
+        assert page.url == reverse("mfa_activate_totp")
+        assert posted.url == reverse("mfa_activate_totp")
+        registration.refresh_from_db()
+        assert registration.checked_in_at is None
+    else:
+        assert "Astrid" in page.content.decode()
+
+
+@pytest.mark.parametrize("code", ["%00", "a%00b", "..", "a.b", "x" * 65])
+@pytest.mark.parametrize("suffix", ["", "check-in/", "details/", "cancel/", "ticket.png"])
+def test_malformed_ticket_codes_are_404(client, code, suffix):
+    client.force_login(event_staff_user())
+    assert client.get(f"/registrations/{code}/{suffix}").status_code == 404
