@@ -6,23 +6,16 @@ Export only: registrations are made through events.services, never imported.
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
-from import_export.formats.base_formats import CSV, XLSX
+from import_export.formats.base_formats import XLSX
+
+from members.resources import CSVWithBOM, neutralise_formula
 
 from .models import Registration
 from .pricing import price_reason_for
 
-EXPORT_FORMATS = [CSV, XLSX]
-
-# A cell starting with one of these is run as a formula by spreadsheet programs; names and
-# free text come from the public, so such cells are neutralised (OWASP "CSV injection").
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_formula(value):
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+# Names and free text come from the public: export_field neutralises cells a spreadsheet
+# would run as formulas, and the CSV carries the byte-order mark Excel needs for å, ä and ø.
+EXPORT_FORMATS = [CSVWithBOM, XLSX]
 
 
 def _local(value):

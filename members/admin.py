@@ -6,7 +6,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from import_export.admin import ImportExportActionModelAdmin
-from import_export.formats.base_formats import CSV, XLSX
 
 from .affiliation import (
     InvalidDomain,
@@ -16,7 +15,7 @@ from .affiliation import (
     with_member_flag,
 )
 from .models import Institution, InstitutionDomain, Membership, Network, User
-from .resources import InstitutionResource
+from .resources import FILE_FORMATS, InstitutionResource
 
 # django-import-export has no Swedish or Danish catalog. The texts of its import pages (the
 # member list's import) are marked here so that makemessages keeps them in the project's
@@ -171,8 +170,8 @@ MEMBER_LIST_IMPORT_PERMISSIONS = (
 class InstitutionAdmin(ImportExportActionModelAdmin):
     resource_classes = [InstitutionResource]
     import_template_name = "members/admin/institution_import.html"
-    import_formats = [CSV, XLSX]
-    export_formats = [CSV, XLSX]
+    import_formats = FILE_FORMATS
+    export_formats = FILE_FORMATS
     inlines = [InstitutionDomainInline, MembershipInline]
     list_display = ["name", "short_name", "kind", "country", "member_today", "domain_list"]
     list_filter = ["kind", "country", MemberTodayFilter]

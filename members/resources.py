@@ -29,9 +29,13 @@ domains of each institution in it become exactly the ones listed (likewise ``mem
 a file without the column leaves them alone. A period already on record keeps its note.
 The preview shows every change before it is confirmed.
 
+The first row names the columns; a file without a ``name`` column is refused as a whole,
+with one message saying so. Every cell is read as text, whatever type a spreadsheet gave it.
+
 The import is all or nothing: a file with any bad row imports nothing and the preview names
 each bad row and why. Importing the same file twice changes nothing the second time, and an
-export imports back to the same data.
+export imports back to the same data: a cell that a spreadsheet would run as a formula is
+exported with a leading apostrophe, which the import takes off again (neutralise_formula).
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from import_export import resources, widgets
+from import_export import resources, results, widgets
 from import_export.fields import Field
+from import_export.formats import base_formats
 
 from .affiliation import InvalidDomain, forget_cached_affiliations, normalise_domain
 from .models import Institution, InstitutionDomain, Membership
@@ -65,6 +70,72 @@ _COUNTRY_ALIASES = {
     "sverige": Institution.Country.SWEDEN,
     "other": Institution.Country.OTHER,
 }
+
+
+# A cell starting with one of these is run as a formula by spreadsheet programs; exports hold
+# text typed by the public or imported from files, so such cells are neutralised (OWASP "CSV
+# injection"). The registrations' export uses the same rule (events/resources.py).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Apostrophes already in front of such a character are escaped too, so that the one
+# neutralise_formula adds is always the one restore_formula takes off.
+_NEEDS_APOSTROPHE = re.compile("^'*[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
+
+
+def neutralise_formula(value):
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and _NEEDS_APOSTROPHE.match(value):
+        return "'" + value
+    return value
+
+
+def restore_formula(value: str) -> str:
+    """The text that neutralise_formula was given, from what it returned."""
+    if value.startswith("'") and _NEEDS_APOSTROPHE.match(value):
+        return value[1:]
+    return value
+
+
+class CSVWithBOM(base_formats.CSV):
+    """CSV that Excel reads as UTF-8: without the byte-order mark it takes the file for the
+    local code page and garbles å, ä and ø. A mark at the start of a file read is dropped."""
+
+    def export_data(self, dataset, **kwargs):
+        return "\ufeff" + super().export_data(dataset, **kwargs)
+
+    def create_dataset(self, in_stream, **kwargs):
+        if isinstance(in_stream, bytes):
+            in_stream = in_stream.decode(self.encoding or "utf-8")
+        return super().create_dataset(in_stream.removeprefix("\ufeff"), **kwargs)
+
+
+#: The formats of the member list's file, for the admin's import and export.
+FILE_FORMATS = [CSVWithBOM, base_formats.XLSX]
+
+
+class UnreadableFile(ValueError):
+    """A file that cannot be read as the member list at all, whatever its rows say."""
+
+
+class _ErrorResult(results.Error):
+    @property
+    def traceback(self):
+        # The admin prints a base error's traceback under its message. For a file refused on
+        # purpose the message says what to fix; the traceback would only show server paths.
+        if isinstance(self.error, UnreadableFile):
+            return ""
+        return super().traceback
+
+
+def _column_name(header) -> str:
+    # A CSV read without the utf-8-sig codec keeps the byte-order mark on the first header.
+    return str(header or "").lstrip("\ufeff").strip().lower().replace(" ", "_")
+
+
+def _as_text(value) -> str:
+    # Excel gives numbers and dates for cells that look like them; every column is text here.
+    if value is None:
+        return ""
+    return restore_formula(str(value).strip())
 
 
 @dataclass(frozen=True, order=True)
@@ -237,6 +308,10 @@ class InstitutionResource(resources.ModelResource):
 
     _related_fields = ("domains", "memberships")
 
+    @classmethod
+    def get_error_result_class(cls):
+        return _ErrorResult
+
     # -- reading the file ---------------------------------------------------------------------
 
     def import_data(
@@ -249,6 +324,16 @@ class InstitutionResource(resources.ModelResource):
         rollback_on_validation_errors=False,
         **kwargs,
     ):
+        if dataset.headers:
+            dataset.headers = [_column_name(header) for header in dataset.headers]
+        refusal = self._refusal(dataset.headers or [])
+        if refusal is not None:
+            # Every row would fail for the same reason: say it once, and read no row.
+            result = self.get_result_class()()
+            result.diff_headers = self.get_diff_headers()
+            result.total_rows = len(dataset)
+            self.handle_import_error(result, refusal, raise_errors)
+            return result
         # All or nothing, whoever calls: a row with a validation error rolls back the others.
         return super().import_data(
             dataset,
@@ -260,19 +345,24 @@ class InstitutionResource(resources.ModelResource):
             **kwargs,
         )
 
-    def before_import(self, dataset, **kwargs):
-        if dataset.headers:
-            dataset.headers = [
-                str(header or "").strip().lower().replace(" ", "_") for header in dataset.headers
-            ]
-        super().before_import(dataset, **kwargs)
+    def _refusal(self, headers: list[str]) -> UnreadableFile | None:
+        # Without "name" no row can be matched to an institution. Typical causes: a CSV from
+        # a Swedish or Danish Excel, which separates by ";", or a sheet without its header row.
+        if "name" in headers:
+            return None
+        message = _(
+            "The file has no “name” column. The first row must name the columns: %(columns)s."
+        ) % {"columns": ", ".join(self._meta.fields)}
+        if headers and "name" in [_column_name(part) for part in headers[0].split(";")]:
+            message += " " + _(
+                "Its columns are separated by “;”: save it as CSV with commas, or import it "
+                "as an Excel workbook."
+            )
+        return UnreadableFile(message)
 
     def before_import_row(self, row, **kwargs):
         for column, value in list(row.items()):
-            if value is None:
-                row[column] = ""
-            elif isinstance(value, str):
-                row[column] = value.strip()
+            row[column] = _as_text(value)
         if row.get("kind"):
             kind = row["kind"].lower()
             by_label = {str(label).lower(): value for value, label in Institution.Kind.choices}
@@ -404,6 +494,9 @@ class InstitutionResource(resources.ModelResource):
         forget_cached_affiliations()
 
     # -- export -------------------------------------------------------------------------------
+
+    def export_field(self, field, instance, **kwargs):
+        return neutralise_formula(super().export_field(field, instance, **kwargs))
 
     def filter_export(self, queryset, **kwargs):
         # The admin's list may already prefetch some of these; the cells sort on their own.

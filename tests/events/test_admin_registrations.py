@@ -871,3 +871,29 @@ def test_the_model_refuses_a_bad_ean_number_whatever_form_wrote_it():
         registration.full_clean()
     assert "billing_ean_number" in raised.value.message_dict
 
+
+# --- Export for Excel ---------------------------------------------------------------------------
+
+
+def test_the_csv_export_starts_with_a_byte_order_mark_so_excel_reads_nordic_letters(
+    client, staff, exported
+):
+    chosen, _sneaky = exported
+    chosen.first_name, chosen.last_name, chosen.dietary_needs = "Åsa", "Ørsted-Bäck", "Æblefri"
+    chosen.save()
+    response = export(client, [chosen], "csv")
+    assert response.status_code == 200
+    assert response.content.startswith(b"\xef\xbb\xbfID,")
+    assert response.content.count(b"\xef\xbb\xbf") == 1
+    row = next(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert (row["First name"], row["Last name"], row["Dietary needs"]) == (
+        "Åsa",
+        "Ørsted-Bäck",
+        "Æblefri",
+    )
+
+
+def test_the_excel_export_has_no_byte_order_mark(client, staff, exported):
+    chosen, _sneaky = exported
+    response = export(client, [chosen], "xlsx")
+    assert response.content.startswith(b"PK")  # a zip archive, as an .xlsx file is

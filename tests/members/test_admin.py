@@ -326,7 +326,7 @@ def test_export_action_downloads_the_selected_institutions(staff_client, lund, c
     response = staff_client.post(reverse("admin:members_institution_export"), data)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    content = response.content.decode()
+    content = response.content.decode("utf-8-sig")
     lines = content.strip().splitlines()
     assert lines[0] == "name,short_name,kind,country,website,domains,memberships"
     assert lines[1].startswith("Lund University,LU,university,SE,")

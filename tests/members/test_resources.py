@@ -1,20 +1,28 @@
 """Import and export of the member list (members/resources.py), CSV and Excel."""
 
+import codecs
 import datetime
+import io
 
+import openpyxl
 import pytest
 import tablib
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from django.utils import translation
 from import_export.formats.base_formats import CSV, XLSX
 
 from members.models import Institution, InstitutionDomain, Membership
 from members.resources import (
+    CSVWithBOM,
     InstitutionResource,
     Period,
     format_domains,
     format_memberships,
+    neutralise_formula,
     parse_domains,
     parse_memberships,
+    restore_formula,
 )
 from tests.factories import InstitutionDomainFactory, InstitutionFactory, MembershipFactory
 
@@ -393,3 +401,264 @@ def test_export_shows_the_documented_format():
     run_import(dataset(LUND))
     exported = InstitutionResource().export()
     assert exported.dict == [dict(zip(HEADERS, LUND, strict=True))]
+
+
+# -- cells of any type ------------------------------------------------------------------------
+
+NOT_TEXT_CELLS = [
+    # (column, what Excel gives, the column with an error or None, the reason or what is stored)
+    ("kind", 5, "kind", "“5” is not a kind"),
+    ("kind", True, "kind", "“true” is not a kind"),
+    ("country", 46, "country", "“46” is not a country"),
+    ("country", 4.5, "country", "“4.5” is not a country"),
+    ("website", 7, "website", "Enter a valid URL."),
+    ("domains", 42, "domains", "“42” is not an e-mail domain."),
+    ("memberships", 2024, "memberships", "“2024” is not a period"),
+    # a date cell, which openpyxl reads as a naive datetime
+    ("memberships", datetime.datetime.fromisoformat("2024-01-01"), "memberships", "not a period"),
+    ("name", 1848, None, ("1848", "UCPH")),
+    ("short_name", 2012, None, ("University of Copenhagen", "2012")),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("column", "cell", "bad_column", "expected"), NOT_TEXT_CELLS)
+def test_a_cell_of_any_type_is_read_as_text(column, cell, bad_column, expected):
+    row = dict(zip(HEADERS, COPENHAGEN, strict=True)) | {column: cell}
+    read = read_file(as_file(dataset([row[h] for h in HEADERS]), XLSX()), XLSX())
+    assert read[0][HEADERS.index(column)] == cell  # what the spreadsheet gives, not text
+    result = run_import(read)
+    assert not result.has_errors(), [
+        error.error for row in result.error_rows for error in row.errors
+    ]
+    if bad_column is None:
+        assert not result.has_validation_errors()
+        assert list(Institution.objects.values_list("name", "short_name")) == [expected]
+    else:
+        messages = result.invalid_rows[0].field_specific_errors[bad_column]
+        assert any(expected in message for message in messages), messages
+        assert not Institution.objects.exists()
+
+
+# -- files that are not the member list -------------------------------------------------------
+
+NO_NAME = (
+    "The file has no “name” column. The first row must name the columns: "
+    "name, short_name, kind, country, website, domains, memberships."
+)
+SEMICOLONS = (
+    "Its columns are separated by “;”: save it as CSV with commas, or import it as an Excel "
+    "workbook."
+)
+
+
+def semicolon_csv() -> str:
+    return "".join(";".join(row) + "\r\n" for row in [HEADERS, LUND, NOVO])
+
+
+UNREADABLE_FILES = [
+    # (what the file is, its content, its format, the message)
+    ("no name column", "kind,country\nuniversity,SE\n", CSVWithBOM(), NO_NAME),
+    ("only headers, without name", "Short name,kind\n", CSVWithBOM(), NO_NAME),
+    ("semicolons", semicolon_csv(), CSVWithBOM(), f"{NO_NAME} {SEMICOLONS}"),
+    ("xlsx without its header row", as_file(dataset(NOVO, headers=LUND), XLSX()), XLSX(), NO_NAME),
+    (
+        "xlsx with an empty first row",
+        as_file(dataset(LUND, headers=[None] * 7), XLSX()),
+        XLSX(),
+        NO_NAME,
+    ),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("content", "file_format", "message"),
+    [case[1:] for case in UNREADABLE_FILES],
+    ids=[case[0] for case in UNREADABLE_FILES],
+)
+@pytest.mark.parametrize("dry_run", [True, False], ids=["preview", "import"])
+def test_a_file_that_is_not_the_member_list_gets_one_message(
+    content, file_format, message, dry_run
+):
+    InstitutionFactory(name="Already There")
+    before = snapshot()
+    result = run_import(read_file(content, file_format), dry_run=dry_run)
+    assert [str(error.error) for error in result.base_errors] == [message]
+    assert result.base_errors[0].traceback == ""
+    assert not result.row_errors() and not result.invalid_rows and not result.rows
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_other_base_errors_keep_their_traceback_for_whoever_debugs_them():
+    class Failing(InstitutionResource):
+        def after_import(self, dataset, result, **kwargs):
+            raise RuntimeError("a bug")
+
+    result = Failing().import_data(dataset(LUND))
+    assert "RuntimeError: a bug" in result.base_errors[0].traceback
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+def admin_upload(client, content: bytes, name: str, file_format: str):
+    return client.post(
+        reverse("admin:members_institution_import"),
+        {"resource": "0", "format": file_format, "import_file": SimpleUploadedFile(name, content)},
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "file_format"),
+    [
+        (semicolon_csv().encode(), "members.csv", "0"),
+        (as_file(dataset(NOVO, headers=LUND), XLSX()), "members.xlsx", "1"),
+    ],
+    ids=["semicolons", "xlsx without its header row"],
+)
+def test_the_import_page_shows_the_message_and_no_traceback(
+    staff_client, content, name, file_format
+):
+    response = admin_upload(staff_client, content, name, file_format)
+    assert response.status_code == 200
+    assert "confirm_form" not in response.context
+    page = response.content.decode()
+    assert "The file has no “name” column." in page
+    assert "Traceback" not in page and "site-packages" not in page
+    assert "Line number" not in page  # no row is read, so none fails on its own account
+
+
+# -- formulas ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "exported"),
+    [
+        ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+        ("+46 40 32 10 00", "'+46 40 32 10 00"),
+        ("-LU-", "'-LU-"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        # apostrophes of the value's own before such a character get one more, so the
+        # import knows which to take off
+        ("'=1", "''=1"),
+        ("''-", "'''-"),
+        ("'t Hooft Institute", "'t Hooft Institute"),
+        ("Lund University", "Lund University"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (None, None),
+        (5, 5),
+    ],
+)
+def test_formulas_are_neutralised_and_restored(value, exported):
+    assert neutralise_formula(value) == exported
+    if isinstance(value, str):
+        assert restore_formula(exported) == value
+
+
+FORMULA_NAMES = ["=cmd|' /C calc'!A0", "+Plus Institute", "-Minus AB", "@home", "'=quoted"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("file_format", [CSVWithBOM(), XLSX()], ids=["csv", "xlsx"])
+def test_an_export_neutralises_formulas_and_reimports_to_the_same_data(file_format):
+    for number, name in enumerate(FORMULA_NAMES):
+        institution = InstitutionFactory(name=name, short_name=f"={number}+1", website="")
+        InstitutionDomainFactory(institution=institution, domain=f"inst{number}.se")
+    before = snapshot()
+
+    exported = InstitutionResource().export()
+    short_names = {row[0]: row[1] for row in exported}
+    assert short_names == {
+        "'=cmd|' /C calc'!A0": "'=0+1",
+        "'+Plus Institute": "'=1+1",
+        "'-Minus AB": "'=2+1",
+        "'@home": "'=3+1",
+        "''=quoted": "'=4+1",
+    }
+    content = as_file(exported, file_format)
+
+    again = run_import(read_file(content, file_format))
+    assert not again.has_errors() and not again.has_validation_errors()
+    assert again.totals["skip"] == len(FORMULA_NAMES)
+    assert snapshot() == before
+
+    Institution.objects.all().delete()
+    result = run_import(read_file(content, file_format))
+    assert result.totals["new"] == len(FORMULA_NAMES)
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_an_excel_export_holds_no_formula():
+    InstitutionFactory(name='=HYPERLINK("http://evil.example")', short_name="@x")
+    content = as_file(InstitutionResource().export(), XLSX())
+    sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+    name, short_name = sheet["A2"], sheet["B2"]
+    assert (name.value, name.data_type) == ('\'=HYPERLINK("http://evil.example")', "s")
+    assert (short_name.value, short_name.data_type) == ("'@x", "s")
+
+
+# -- the byte-order mark ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_csv_export_starts_with_a_byte_order_mark_and_reimports():
+    InstitutionFactory(name="Københavns Universitet", short_name="KU", website="")
+    InstitutionFactory(name="Malmö universitet", short_name="MAU", website="")
+    before = snapshot()
+    content = as_file(InstitutionResource().export(), CSVWithBOM())
+    assert content.startswith("\ufeffname,short_name,")
+    assert content.count("\ufeff") == 1
+    for read in (content, content.encode("utf-8")):
+        data = read_file(read, CSVWithBOM())
+        assert data.headers[0] == "name"
+        Institution.objects.all().delete()
+        result = run_import(data)
+        assert result.totals["new"] == 2, result.base_errors
+        assert snapshot() == before
+
+
+BOM_CSV = "\ufeffName,short_name,kind,country\nLunds universitet,LU,university,SE\n"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "content",
+    [BOM_CSV, BOM_CSV.encode("utf-8")],
+    ids=["text", "bytes"],
+)
+@pytest.mark.parametrize(
+    "file_format",
+    [CSV(encoding="utf-8"), CSV(encoding="utf-8-sig"), CSVWithBOM(), CSVWithBOM("utf-8")],
+    ids=["csv-utf-8", "csv-utf-8-sig", "bom", "bom-utf-8"],
+)
+def test_a_csv_with_a_byte_order_mark_imports_however_it_is_read(content, file_format):
+    result = run_import(read_file(content, file_format))
+    assert not result.has_errors() and not result.has_validation_errors(), result.base_errors
+    assert snapshot()["institutions"] == [("Lunds universitet", "LU", "university", "SE", "")]
+
+
+def test_the_admin_exports_csv_with_a_byte_order_mark_and_imports_it_back(staff_client):
+    InstitutionFactory(name="Aarhus Universitet", short_name="AU", website="")
+    url = reverse("admin:members_institution_export")
+    form = staff_client.get(url).context["form"]
+    data = {"format": "0", "resource": "0"}
+    data |= {name: "on" for name in form.fields if name.startswith("institutionresource_")}
+    exported = staff_client.post(url, data)
+    assert exported["Content-Type"].startswith("text/csv")
+    assert exported.content.startswith(codecs.BOM_UTF8 + b"name,short_name,")
+    assert exported.content.count(codecs.BOM_UTF8) == 1
+    assert "Aarhus Universitet" in exported.content.decode("utf-8-sig")
+
+    Institution.objects.all().delete()
+    preview = admin_upload(staff_client, exported.content, "institutions.csv", "0")
+    assert "confirm_form" in preview.context, preview.context["result"].base_errors
+    assert [row.import_type for row in preview.context["result"].rows] == ["new"]
