@@ -2,7 +2,8 @@
 
 allauth labels its fields in title case ("Remember Me", "Current Password") and calls the
 address "Email"; the site writes sentence case and "E-mail address". These subclasses change
-those texts only: fields, validation and saving stay allauth's. (They live apart from
+those texts only (and the log-in form reads an address in its canonical spelling): fields,
+validation and saving stay allauth's. (They live apart from
 members/forms.py, which allauth's forms module itself imports for the sign-up form's extra
 fields: defined there, they would be an import cycle.)
 """
@@ -10,6 +11,8 @@ fields: defined there, they would be an import cycle.)
 from allauth.account import forms as allauth_forms
 from django import forms
 from django.utils.translation import gettext_lazy as _
+
+from .adapter import login_spelling
 
 EMAIL_LABEL = _("E-mail address")
 NEW_PASSWORD = _("New password")
@@ -29,6 +32,12 @@ class LoginForm(allauth_forms.LoginForm):
         _relabel(self.fields["login"], EMAIL_LABEL)
         if "remember" in self.fields:
             self.fields["remember"].label = _("Remember me")
+
+    def clean_login(self) -> str:
+        # Either spelling of a mailbox ("bücher.example", "xn--bcher-kva.example") signs in
+        # to the one account, and failed attempts under both count against one rate limit:
+        # allauth authenticates, rate-limits and verifies by the address returned here.
+        return login_spelling(super().clean_login())
 
 
 class AccountSignupForm(allauth_forms.SignupForm):

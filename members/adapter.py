@@ -1,3 +1,5 @@
+import stringprep
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -5,6 +7,7 @@ from urllib.parse import urlsplit
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
+from allauth.account.utils import filter_users_by_email
 from django import forms
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -14,7 +17,43 @@ from django.utils.translation import gettext
 from outbox.messages import format_moment, plain_text_body
 from outbox.services import PRERENDERED, queue_email
 
+from .affiliation import InvalidDomain, normalise_address, normalise_domain
+
 SITE_NAME = "MVA Events"
+
+# Characters that show as nothing, or as a mere gap, so that one mailbox can be typed as
+# two addresses that look alike: controls (Cc), format characters such as zero-width
+# spaces, soft hyphens and direction overrides (Cf), spaces and separators (Zs, Zl, Zp),
+# and code points without an agreed glyph (Cs, Co, Cn).
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+# Blank letters and marks outside those categories (Hangul fillers, Khmer inherent vowels);
+# the variation selectors and the like that IDNA drops are caught by stringprep's table B.1.
+_BLANK_CHARACTERS = frozenset("\u115f\u1160\u17b4\u17b5\u3164\uffa0")
+
+
+def has_invisible_characters(value: str) -> bool:
+    """Whether the text holds a character a reader cannot see (or tell from a space)."""
+    return any(
+        unicodedata.category(character) in _INVISIBLE_CATEGORIES
+        or character in _BLANK_CHARACTERS
+        or stringprep.in_table_b1(character)
+        for character in value
+    )
+
+
+def login_spelling(email: str) -> str:
+    """The spelling to look an account up by, for an address typed at log-in: the canonical
+    one (`normalise_address`), except when an account holds the address exactly as typed.
+    Only an address stored before addresses were normalised can; it signs in as before."""
+    if has_invisible_characters(email):
+        return email
+    try:
+        canonical = normalise_address(email.lower())
+    except InvalidDomain:
+        return email
+    if canonical == email.lower() or filter_users_by_email(email):
+        return email
+    return canonical
 
 
 @dataclass(frozen=True)
@@ -93,12 +132,38 @@ class AccountAdapter(DefaultAccountAdapter):
         )
 
     def clean_email(self, email: str) -> str:
-        # Django's form field accepts up to 320 characters, the address columns hold 254 (the
-        # longest address SMTP can carry); refuse longer ones here, with a message, rather
-        # than let the database refuse them with an error page.
+        """An address for sign-up, adding an address or a password reset, in its canonical
+        spelling (`normalise_address`), which allauth then checks for uniqueness: another
+        spelling of a mailbox already on an account is that account's address."""
         email = super().clean_email(email)
+        if not email:
+            return email
+        # Django's validator lets any character from U+00A1 on into a domain, and IDNA drops
+        # some of them: "evil@med.lu.se\u200b" would be a second account for med.lu.se's
+        # mailbox. Refused rather than dropped, so what is stored is what was seen.
+        if has_invisible_characters(email):
+            raise forms.ValidationError(
+                gettext(
+                    "This e-mail address contains a space or an invisible character, often "
+                    "picked up when copying and pasting. Type it in again by hand."
+                ),
+                code="invisible_characters",
+            )
+        try:
+            email = normalise_address(email)
+        except InvalidDomain:
+            # Django's checks passed, IDNA's did not (say "straße.de", which IDNA 2003 and
+            # 2008 send to different domains, or an "xn--" label that decodes to nothing).
+            raise forms.ValidationError(
+                gettext("Enter a valid e-mail address."), code="invalid"
+            ) from None
+        # Django's form field accepts up to 320 characters, the address columns hold 254 (the
+        # longest address SMTP can carry, counted in the punycode form it travels in);
+        # refuse longer ones here, with a message, rather than let the database or the mail
+        # server refuse them later.
         max_length = account_settings.EMAIL_MAX_LENGTH
-        if len(email) > max_length:
+        local, _, domain = email.rpartition("@")
+        if max(len(email), len(local) + 1 + len(normalise_domain(domain))) > max_length:
             raise forms.ValidationError(
                 gettext("Enter an e-mail address of at most %(max_length)d characters.")
                 % {"max_length": max_length},

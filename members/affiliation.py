@@ -136,6 +136,39 @@ def domain_of_address(email: str) -> str | None:
         return None
 
 
+def normalise_address(email: str) -> str:
+    """An e-mail address in the one spelling accounts keep: the local part as given, the
+    domain as IDNA decodes its canonical form (`normalise_domain`). Raises InvalidDomain when
+    the address has no usable domain.
+
+    "user@BÜCHER.example.", "user@xn--bcher-kva.example" and "user@ｂücher.example" reach
+    one mailbox, so all become "user@bücher.example", and two accounts cannot hold one
+    mailbox under two spellings. The Unicode form rather than punycode because it is how
+    people type and recognise their address (and how allauth stored it so far); mail and
+    the affiliation rules use the ASCII form, which `domain_of_address` and Django's mail
+    backend derive from it.
+
+    The local part is left alone: only the receiving server knows which local parts are
+    the same mailbox. Whether the address has invisible characters, which IDNA silently
+    drops from a domain, is for the caller to refuse first (members.adapter).
+    """
+    if not isinstance(email, str):
+        raise InvalidDomain(email)
+    local, _, domain = email.rpartition("@")
+    # normalise_domain forgives a leading "@" or dot and surrounding spaces, as typed into a
+    # domain field; inside an address they make it malformed, not another spelling.
+    if not local or domain != domain.strip() or domain.startswith((".", "@")):
+        raise InvalidDomain(email)
+    ascii_domain = normalise_domain(domain)
+    try:
+        # Decoding checks each "xn--" label round-trips: one that only IDNA 2008 reads
+        # ("xn--strae-oqa" for "straße") is refused, as normalise_domain refuses "ß".
+        unicode_domain = ascii_domain.encode("ascii").decode("idna")
+    except UnicodeError as error:
+        raise InvalidDomain(email) from error
+    return f"{local}@{unicode_domain}"
+
+
 def _candidate_domains(domain: str) -> list[str]:
     """The domain and each parent domain, longest first: a.b.lu.se, b.lu.se, lu.se, se."""
     labels = domain.split(".")

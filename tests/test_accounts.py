@@ -12,6 +12,7 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+from django.core.cache import caches
 from django.test import Client
 from django.urls import reverse
 
@@ -758,3 +759,199 @@ def test_a_post_without_csrf_token_is_refused(url_name, data):
     assert response.status_code == 403
     assert signed_in_user_id(client) is None
     assert not OutgoingEmail.objects.exists()
+
+
+# --- one mailbox, one spelling ------------------------------------------------------------------
+# An internationalised domain has a Unicode and a punycode spelling, and invisible characters
+# make yet more; each must not become an account of its own. Unit cases of the adapter are in
+# tests/members/test_address_normalisation.py.
+
+UNICODE_SPELLING = "user@bücher.example"
+PUNYCODE_SPELLING = "user@xn--bcher-kva.example"
+INVISIBLE_CHARACTER = "This e-mail address contains a space or an invisible character"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [UNICODE_SPELLING, PUNYCODE_SPELLING, "User@XN--BCHER-KVA.example", "user@BÜCHER.example"],
+    ids=["unicode", "punycode", "punycode-upper-case", "unicode-upper-case"],
+)
+def test_sign_up_stores_the_domain_in_its_canonical_spelling(client, typed):
+    response = client.post(reverse("account_signup"), signup_data(email=typed))
+
+    assert response.status_code == 302
+    user = User.objects.get()
+    assert user.email == UNICODE_SPELLING
+    assert list(EmailAddress.objects.values_list("email", flat=True)) == [UNICODE_SPELLING]
+    assert OutgoingEmail.objects.get().recipient == UNICODE_SPELLING
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(UNICODE_SPELLING, PUNYCODE_SPELLING), (PUNYCODE_SPELLING, UNICODE_SPELLING)],
+    ids=["unicode-then-punycode", "punycode-then-unicode"],
+)
+def test_signing_up_again_under_the_other_spelling_is_refused_as_already_taken(
+    first, second, mailoutbox
+):
+    assert Client().post(reverse("account_signup"), signup_data(email=first)).status_code == 302
+    # allauth mails one address at most once in three minutes; start that count over, so the
+    # owner's notice below is not held back.
+    caches["default"].clear()
+
+    response = Client().post(
+        reverse("account_signup"), signup_data(email=second, first_name="Mallory")
+    )
+
+    # The answer of an address already taken (see above): nothing revealed, no second
+    # account, and the owner is told instead of sent a link.
+    assert response.status_code == 302
+    assert response.url == reverse("account_email_verification_sent")
+    assert User.objects.count() == 1
+    assert EmailAddress.objects.count() == 1
+    first_mail, second_mail = send_outbox_to(UNICODE_SPELLING, mailoutbox)
+    assert "/accounts/confirm-email/" in first_mail.body
+    assert "/accounts/confirm-email/" not in second_mail.body
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("evil@med.lu.se\u200b", INVISIBLE_CHARACTER),
+        ("evil@med.lu.se\u202e", INVISIBLE_CHARACTER),
+        ("evil@med.l\u00adu.se", INVISIBLE_CHARACTER),
+        ("evil@med.lu.se\ufeff", INVISIBLE_CHARACTER),
+        # Django's own checks answer first for these two.
+        ("evil@med.lu.se\x00", "Null characters are not allowed."),
+        ("evil@med.lu\t.se", "Enter a valid email address."),
+        ("user@straße.de", "Enter a valid e-mail address."),
+    ],
+    ids=["zero-width-space", "rlo", "soft-hyphen", "byte-order-mark", "nul", "tab", "ß"],
+)
+def test_sign_up_refuses_an_address_that_is_not_one_clear_mailbox(client, address, message):
+    UserFactory(email="evil@med.lu.se")
+
+    response = client.post(reverse("account_signup"), signup_data(email=address))
+
+    assert_field_error(response, "email", message)
+    assert User.objects.count() == 1
+    assert not OutgoingEmail.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("second@med.lu.se\u200b", INVISIBLE_CHARACTER),
+        ("second@med.lu.se\u202e", INVISIBLE_CHARACTER),
+        ("second@med.l\u00adu.se", INVISIBLE_CHARACTER),
+    ],
+    ids=["zero-width-space", "rlo", "soft-hyphen"],
+)
+def test_adding_an_address_with_an_invisible_character_is_a_field_error(
+    client, user, address, message
+):
+    client.force_login(user)
+    response = client.post(reverse("account_email"), {"action_add": "", "email": address})
+    assert_field_error(response, "email", message)
+    assert EmailAddress.objects.filter(user=user).count() == 1
+
+
+def test_an_address_added_in_punycode_is_stored_in_its_canonical_spelling(client, user):
+    client.force_login(user)
+    response = client.post(
+        reverse("account_email"), {"action_add": "", "email": "Second@XN--S-5GA.dk"}
+    )
+    assert response.status_code == 302
+    assert EmailAddress.objects.filter(user=user, email="second@sø.dk", verified=False).exists()
+
+
+def test_the_other_spelling_of_an_address_of_ones_own_is_already_there(client):
+    user = UserFactory(email=UNICODE_SPELLING)
+    client.force_login(user)
+
+    response = client.post(reverse("account_email"), {"action_add": "", "email": PUNYCODE_SPELLING})
+
+    assert_field_error(response, "email", "already associated with this account")
+    assert EmailAddress.objects.filter(user=user).count() == 1
+
+
+def test_the_other_spelling_of_another_accounts_address_cannot_be_added(client):
+    UserFactory(email=UNICODE_SPELLING)
+    user = UserFactory(email="someone@example.com")
+    client.force_login(user)
+
+    client.post(reverse("account_email"), {"action_add": "", "email": PUNYCODE_SPELLING})
+
+    assert not EmailAddress.objects.filter(user=user, email=PUNYCODE_SPELLING).exists()
+    assert not EmailAddress.objects.filter(
+        user=user, email=UNICODE_SPELLING, verified=True
+    ).exists()
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [UNICODE_SPELLING, PUNYCODE_SPELLING, "USER@XN--BCHER-KVA.EXAMPLE", "user@ｂücher.example"],
+    ids=["as-stored", "punycode", "punycode-upper-case", "full-width-letter"],
+)
+def test_either_spelling_signs_in_to_the_one_account(client, typed):
+    user = UserFactory(email=UNICODE_SPELLING)
+
+    response = log_in(client, typed)
+
+    assert response.status_code == 302
+    assert response.url == reverse("events:list")
+    assert signed_in_user_id(client) == str(user.pk)
+    # Not taken for a new, unconfirmed address of the account.
+    assert list(EmailAddress.objects.values_list("email", "verified")) == [(UNICODE_SPELLING, True)]
+    assert not OutgoingEmail.objects.exists()
+
+
+def test_an_unconfirmed_account_signed_into_under_the_other_spelling_gets_one_new_link(
+    client, mailoutbox
+):
+    UserFactory(email=UNICODE_SPELLING, verified=False)
+
+    response = log_in(client, PUNYCODE_SPELLING)
+
+    assert response.url == reverse("account_email_verification_sent")
+    assert signed_in_user_id(client) is None
+    assert list(EmailAddress.objects.values_list("email", flat=True)) == [UNICODE_SPELLING]
+    [message] = send_outbox_to(UNICODE_SPELLING, mailoutbox)
+    assert "/accounts/confirm-email/" in message.body
+
+
+def test_an_address_stored_before_normalisation_still_signs_in_as_typed(client):
+    user = UserFactory(email=PUNYCODE_SPELLING)
+    log_in(client, PUNYCODE_SPELLING)
+    assert signed_in_user_id(client) == str(user.pk)
+
+
+def test_an_invisible_character_at_log_in_reaches_no_account(client):
+    UserFactory(email="evil@med.lu.se")
+    response = log_in(client, "evil@med.lu.se\u200b")
+    assert response.status_code == 200
+    assert signed_in_user_id(client) is None
+
+
+def test_failed_log_ins_under_both_spellings_count_against_one_limit(client):
+    UserFactory(email=UNICODE_SPELLING)
+    for attempt in range(5):  # allauth allows five failures per address
+        log_in(client, (UNICODE_SPELLING, PUNYCODE_SPELLING)[attempt % 2], "not-the-password")
+
+    response = log_in(client, UNICODE_SPELLING)
+
+    assert signed_in_user_id(client) is None
+    assert response.status_code == 429 or "Too many failed login attempts" in (
+        response.content.decode()
+    )
+
+
+def test_a_password_reset_under_the_other_spelling_finds_the_account(client, mailoutbox):
+    UserFactory(email=UNICODE_SPELLING)
+
+    response = client.post(reverse("account_reset_password"), {"email": PUNYCODE_SPELLING})
+
+    assert response.status_code == 302
+    [row] = OutgoingEmail.objects.all()
+    [message] = send_outbox_to(row.recipient, mailoutbox)
+    assert "/accounts/password/reset/key/" in message.body
