@@ -62,11 +62,11 @@ class RegistrationError(Exception):
     """A registration that cannot be made or changed.
 
     `message` is user-facing and translated; `code` is one of: "not_open" (draft or
-    cancelled event), "over" (the event has ended), "closed" (outside the registration
-    window), "full" (full, no waiting list), "cancellation_closed" (past the cancellation
-    deadline), "already_cancelled",
-    "not_waitlisted", "not_confirmed", "billing_required", "capacity_below_confirmed",
-    "details_closed" (needs or billing details changed after the event).
+    cancelled event), "over" (the event has ended), "not_yet_open" and "closed" (before and
+    after the registration window), "full" (full, no waiting list), "cancellation_closed"
+    (past the cancellation deadline), "already_cancelled", "not_waitlisted", "not_confirmed",
+    "billing_required", "capacity_below_confirmed", "details_closed" (needs or billing
+    details changed after the event).
     """
 
     def __init__(self, code: str, message: str | None = None):
@@ -86,6 +86,7 @@ def _default_message(code: str) -> str:
     messages = {
         "not_open": _("This event is not open for registration."),
         "closed": _("Registration for this event is closed."),
+        "not_yet_open": _("Registration for this event has not opened yet."),
         "over": _("This event is over."),
         "full": _("This event is full."),
         "cancellation_closed": _(
@@ -156,7 +157,8 @@ def register_for_event(
     the price is decided once, from the person's verified addresses, on the event's start
     date, and stored with its reason; the confirmation or waiting-list e-mail is written in
     the same transaction; the event's counters always equal the real counts.
-    Raises RegistrationError: "not_open", "closed", "full", "billing_required".
+    Raises RegistrationError: "not_open", "over", "not_yet_open", "closed", "full",
+    "billing_required".
 
     `affiliations`, when given, must be what `verified_affiliations(user=user)` returned in
     this request (a page that already showed the price passes them on instead of resolving
@@ -350,9 +352,18 @@ def has_valid_ticket(*, registration: Registration) -> bool:
     )
 
 
+def cancellation_closes_at(*, registration: Registration) -> datetime.datetime:
+    """Until when the attendee may cancel: a seat until the event's cancellation deadline
+    (which protects the organisers' planning); a place on the waiting list, which holds no
+    seat, until the event starts, so nobody is promoted into a place they cannot give back."""
+    if registration.status == Registration.Status.WAITLISTED:
+        return registration.event.starts_at
+    return registration.event.cancellation_closes_at
+
+
 def can_cancel(*, registration: Registration, now: datetime.datetime) -> bool:
     """Whether the attendee may still cancel (staff may always, see cancel_registration)."""
-    return registration.is_active and now <= registration.event.cancellation_closes_at
+    return registration.is_active and now <= cancellation_closes_at(registration=registration)
 
 
 def _active_registration(*, event_id: int, user, email: str) -> Registration | None:
@@ -437,7 +448,7 @@ def _register_locked(
     elif event.ends_at <= moment:
         refusal = "over"  # also for staff, who may otherwise register outside the window
     elif check_window and registration_window_state(event=event, now=moment) is not None:
-        refusal = "closed"
+        refusal = registration_window_state(event=event, now=moment)  # not yet open, or closed
     else:
         # The reason is stored as text, so it is written in the registrant's language (not,
         # for a guest entered by staff, in the staff member's).
@@ -576,8 +587,7 @@ def cancel_registration(
 
     Guarantees: counters stay equal to the real counts; the cancellation and promotion
     e-mails are written with the change. With `enforce_deadline` (attendees), cancelling
-    after the cancellation deadline, or after the start when there is none, is refused;
-    staff pass enforce_deadline=False.
+    after `cancellation_closes_at` is refused; staff pass enforce_deadline=False.
     Raises RegistrationError: "already_cancelled", "cancellation_closed";
     Registration.DoesNotExist for an unknown id.
     """
@@ -589,7 +599,8 @@ def cancel_registration(
     moment = now or timezone.now()
     if registration.status == Registration.Status.CANCELLED:
         raise RegistrationError("already_cancelled")
-    if enforce_deadline and moment > event.cancellation_closes_at:
+    registration.event = event
+    if enforce_deadline and moment > cancellation_closes_at(registration=registration):
         raise RegistrationError("cancellation_closed")
 
     was_confirmed = registration.status == Registration.Status.CONFIRMED

@@ -314,16 +314,24 @@ def my_registrations(request):
     )
     for registration in registrations:
         registration.position = _position(registration)
-    upcoming = sorted(
+    coming = sorted(
         (r for r in registrations if r.event.ends_at >= now),
         key=lambda r: (r.event.starts_at, r.created_at, r.pk),
     )
+    # A cancelled registration is history: beside a new one for the same event it would read
+    # as the event listed twice.
+    upcoming = [r for r in coming if r.is_active]
+    cancelled = [r for r in coming if not r.is_active]
     past = sorted(
         (r for r in registrations if r.event.ends_at < now),
         key=lambda r: (r.event.starts_at, r.created_at, r.pk),
         reverse=True,
     )
-    return render(request, "events/my_registrations.html", {"upcoming": upcoming, "past": past})
+    return render(
+        request,
+        "events/my_registrations.html",
+        {"upcoming": upcoming, "cancelled": cancelled, "past": past},
+    )
 
 
 def _own_registration(request, ticket_code: str) -> Registration:
@@ -346,6 +354,14 @@ def registration_detail(request, ticket_code):
     event = registration.event
     now = timezone.now()
     show_ticket = services.has_valid_ticket(registration=registration)
+    replaced_by = None
+    if not registration.is_active:
+        replaced_by = (
+            Registration.objects.active()
+            .filter(event=event, user=request.user)
+            .only("ticket_code")
+            .first()
+        )
     return render(
         request,
         "events/registration_detail.html",
@@ -355,8 +371,9 @@ def registration_detail(request, ticket_code):
             "price_reason": price_reason_for(registration=registration),
             "ticket_svg": ticket_qr_svg(registration=registration) if show_ticket else "",
             "can_cancel": services.can_cancel(registration=registration, now=now),
-            "cancellation_deadline": event.cancellation_closes_at,
+            "cancellation_deadline": services.cancellation_closes_at(registration=registration),
             "event_is_over": event.ends_at < now,
+            "replaced_by": replaced_by,
             "details_editable": services.details_still_editable(registration=registration, now=now),
         },
     )
@@ -421,16 +438,18 @@ def change_details(request, ticket_code):
 def cancel_registration(request, ticket_code):
     registration = _own_registration(request, ticket_code)
     if request.method == "POST":
+        was_waiting = registration.status == Registration.Status.WAITLISTED
         try:
             services.cancel_registration(registration_id=registration.pk, cancelled_by=request.user)
         except services.RegistrationError as problem:
             messages.error(request, problem.message)
         else:
-            messages.success(
-                request,
-                _("Your registration for %(event)s is cancelled.")
-                % {"event": registration.event.title},
+            done = (
+                _("You have left the waiting list for %(event)s.")
+                if was_waiting
+                else _("Your registration for %(event)s is cancelled.")
             )
+            messages.success(request, done % {"event": registration.event.title})
         return redirect(registration)
 
     if not registration.is_active:
@@ -444,6 +463,6 @@ def cancel_registration(request, ticket_code):
             "registration": registration,
             "event": registration.event,
             "can_cancel": services.can_cancel(registration=registration, now=now),
-            "cancellation_deadline": registration.event.cancellation_closes_at,
+            "cancellation_deadline": services.cancellation_closes_at(registration=registration),
         },
     )

@@ -271,6 +271,9 @@ def test_a_failed_log_in_says_so_at_the_top_of_the_form(client, email, password)
     summary = html[html.index('class="error-summary" role="alert"') :]
     assert str(errors[0]) in summary
     assert html.index("error-summary") < html.index('name="login"')
+    # No field is marked, so the summary does not point at marked fields.
+    assert "Please check and try again:" in summary.split("</div>", 1)[0]
+    assert "Please correct the marked fields" not in html
 
 
 def test_an_unverified_user_cannot_log_in_and_is_sent_a_new_link(client, mailoutbox):
@@ -955,3 +958,18 @@ def test_a_password_reset_under_the_other_spelling_finds_the_account(client, mai
     [row] = OutgoingEmail.objects.all()
     [message] = send_outbox_to(row.recipient, mailoutbox)
     assert "/accounts/password/reset/key/" in message.body
+
+
+def test_the_authenticator_key_is_shown_whole_as_text_to_type_on_a_phone(client):
+    person = UserFactory()
+    log_in(client, person.email)
+    # allauth asks for the password again before a security change.
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+
+    response = client.get(reverse("mfa_activate_totp"))
+
+    assert response.status_code == 200
+    secret = response.context["form"].secret
+    html = response.content.decode()
+    assert f'<code class="secret" id="authenticator_secret">{secret}</code>' in html
+    assert 'id="authenticator_secret" type="text"' not in html

@@ -210,7 +210,7 @@ HOUR = datetime.timedelta(hours=1)
         (NOW - HOUR, NOW + HOUR, NOW + 2 * HOUR, NOW, None),
         (NOW, NOW + HOUR, NOW + 2 * HOUR, NOW, None),  # opens at this instant
         (None, None, NOW + HOUR, NOW, None),  # no window: until the start
-        (NOW + HOUR, NOW + 2 * HOUR, NOW + 3 * HOUR, NOW, "closed"),  # not yet open
+        (NOW + HOUR, NOW + 2 * HOUR, NOW + 3 * HOUR, NOW, "not_yet_open"),  # not yet open
         (NOW - 2 * HOUR, NOW, NOW + HOUR, NOW, "closed"),  # closes at this instant
         (NOW - 2 * HOUR, NOW - HOUR, NOW + HOUR, NOW, "closed"),  # closed
         (None, None, NOW, NOW, "closed"),  # the event has started

@@ -504,7 +504,7 @@ def test_register_when_full_with_waiting_list_waitlists_and_says_the_position(cl
             "This event is full.",
         ),
         ({"registration_closes_at": "past"}, "Registration for this event is closed."),
-        ({"registration_opens_at": "future"}, "Registration for this event is closed."),
+        ({"registration_opens_at": "future"}, "Registration for this event has not opened yet."),
         ({"status": Event.Status.CANCELLED}, "This event is not open for registration."),
     ],
 )
@@ -783,14 +783,15 @@ def test_my_registrations_lists_upcoming_first_then_past_with_badges(client, use
 
     response = client.get(reverse("events:my_registrations"))
 
-    assert [r.pk for r in response.context["upcoming"]] == [sooner.pk, later.pk, cancelled.pk]
+    assert [r.pk for r in response.context["upcoming"]] == [sooner.pk, later.pk]
+    assert [r.pk for r in response.context["cancelled"]] == [cancelled.pk]
     assert [r.pk for r in response.context["past"]] == [old.pk]
     text = text_of(response)
     assert "Somebody else's" not in text
     assert "Waiting list, position 1" in text
     assert "Cancelled" in text
     assert "Confirmed" in text
-    assert text.index("Sooner") < text.index("Later") < text.index("Past") < text.index("Old")
+    assert text.index("Sooner") < text.index("Later") < text.index("Dropped") < text.index("Old")
 
 
 def test_my_registrations_empty(client, user):
@@ -1220,3 +1221,87 @@ def test_after_the_cancellation_deadline_the_page_says_whom_to_write_to(client, 
         response = client.get(reverse(name, args=[registration.ticket_code]))
         assert "If you cannot come, please write to events@mva.example" in text_of(response)
         assert 'href="mailto:events@mva.example"' in response.content.decode()
+
+
+# --- Leaving the waiting list ------------------------------------------------------------------
+
+
+def test_a_waiting_person_can_leave_after_the_cancellation_deadline_until_the_start(client):
+    now = timezone.now()
+    event = EventFactory(
+        starts_at=now + DAY,
+        registration_closes_at=now - DAY,
+        cancellation_deadline=now - DAY,
+        capacity=1,
+    )
+    RegistrationFactory(event=event)
+    waiting = RegistrationFactory(event=event, status=Registration.Status.WAITLISTED)
+    Event.objects.filter(pk=event.pk).update(confirmed_count=1, waitlisted_count=1)
+    client.force_login(waiting.user)
+
+    page = client.get(waiting.get_absolute_url())
+    confirm = client.get(reverse("events:cancel_registration", args=[waiting.ticket_code]))
+    response = client.post(reverse("events:cancel_registration", args=[waiting.ticket_code]))
+
+    assert "You can leave the waiting list until the event starts" in text_of(page)
+    assert "Leave the waiting list?" in text_of(confirm)
+    assert "Yes, leave the waiting list" in text_of(confirm)
+    assert messages_of(response) == [f"You have left the waiting list for {event.title}."]
+    waiting.refresh_from_db()
+    assert waiting.status == Registration.Status.CANCELLED
+
+
+@pytest.mark.parametrize(
+    ("status", "starts_in", "allowed"),
+    [
+        (Registration.Status.WAITLISTED, DAY, True),
+        (Registration.Status.WAITLISTED, -DAY, False),  # the event has started
+        (Registration.Status.CONFIRMED, DAY, False),  # a seat: the deadline holds
+    ],
+)
+def test_who_may_cancel_after_the_cancellation_deadline(status, starts_in, allowed):
+    now = timezone.now()
+    event = EventFactory(
+        starts_at=now + starts_in,
+        registration_opens_at=now - 10 * DAY,
+        registration_closes_at=now - 2 * DAY,
+        cancellation_deadline=now - 2 * DAY,
+    )
+    registration = RegistrationFactory(event=event, status=status)
+
+    assert services.can_cancel(registration=registration, now=now) is allowed
+
+
+def test_a_cancelled_registration_replaced_by_a_new_one_points_to_it(client, user):
+    event = EventFactory()
+    old = RegistrationFactory(
+        event=event, user=user, status=Registration.Status.CANCELLED, cancelled_at=timezone.now()
+    )
+    client.force_login(user)
+    before = text_of(client.get(old.get_absolute_url()))
+    new = RegistrationFactory(event=event, user=user)
+
+    after = client.get(old.get_absolute_url())
+
+    assert "Register again" in before
+    assert "Register again" not in text_of(after)
+    assert f'href="{new.get_absolute_url()}"' in after.content.decode()
+
+
+def test_once_registration_has_closed_no_seats_are_offered(client):
+    now = timezone.now()
+    event = EventFactory(
+        capacity=100,
+        registration_opens_at=now - 10 * DAY,
+        registration_closes_at=now - DAY,
+        cancellation_deadline=now - DAY,
+    )
+    open_event = EventFactory(capacity=100)
+
+    listing = text_of(client.get(reverse("events:list")))
+    detail = text_of(client.get(event.get_absolute_url()))
+
+    assert listing.count("100 seats left") == 1  # the open event's only
+    assert "Registration closed" in listing
+    assert "seats left" not in detail
+    assert "100 seats left" in text_of(client.get(open_event.get_absolute_url()))
