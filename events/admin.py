@@ -126,11 +126,17 @@ class SinglePassChangeList(ChangeList):
             self.result_list = fetched[1]
 
 
+# No list has this many pages; a larger number typed into the URL would overflow the
+# database's OFFSET (bigint) before the paginator could say the page does not exist.
+LAST_PAGE_NUMBER_TRIED = 1_000_000
+
+
 def requested_page_number(request: HttpRequest) -> int:
     try:
-        return int(request.GET.get(PAGE_VAR, 1))
+        number = int(request.GET.get(PAGE_VAR, 1))
     except ValueError:
         return 1
+    return min(max(number, 1), LAST_PAGE_NUMBER_TRIED)
 
 
 # --- Registrations: filters ---------------------------------------------------------------------
@@ -240,7 +246,8 @@ class RegistrationChangeForm(forms.ModelForm):
         if (
             registration.is_active
             and Registration.objects.active()
-            .filter(event_id=registration.event_id, email__iexact=email)
+            .with_address(email)
+            .filter(event_id=registration.event_id)
             .exclude(pk=registration.pk)
             .exists()
         ):
@@ -1027,6 +1034,13 @@ class StaffMessageForm(ErrorsDescribeFieldsMixin, forms.Form):
     # Names the message across write, preview and send (a fresh one per page): the
     # de-duplication keys of its e-mails are made of it.
     token = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def clean_subject(self) -> str:
+        # A line break cannot go into a mail header: every one of the e-mails would fail.
+        subject = self.cleaned_data["subject"]
+        if "\n" in subject or "\r" in subject:
+            raise forms.ValidationError(_("The subject must be a single line."))
+        return subject
 
     def clean_token(self) -> str:
         # Hidden, so nobody can correct it: anything but a token of ours becomes a new one.

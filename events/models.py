@@ -316,6 +316,12 @@ class RegistrationQuerySet(models.QuerySet):
             event_id=event_id,
         )
 
+    def with_address(self, email: str):
+        """Registrations made with this address, case ignored as the one-active-registration
+        constraint ignores it (lower(), which differs from a case-insensitive match, UPPER(),
+        for a few characters such as the Kelvin sign)."""
+        return self.alias(email_lower=Lower("email")).filter(email_lower=email.lower())
+
     def entered_for_guests(self, *, addresses):
         """Registrations staff entered by hand (no account) for any of these addresses,
         case ignored."""
@@ -403,7 +409,9 @@ class Registration(models.Model):
     created_at = models.DateTimeField(_("registered at"), default=timezone.now)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
-    language = models.CharField(_("language"), max_length=10, default="en")
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, default="en"
+    )
 
     # Special-category data (GDPR Art. 9): shown only to staff who need it, erased after the
     # event (see events.services.erase_special_category_data).

@@ -28,8 +28,8 @@ from django.utils.translation import gettext as _
 from members.affiliation import (
     Affiliation,
     affiliation_for_address,
+    resolve_verified_affiliations,
     verified_addresses,
-    verified_affiliations,
 )
 
 from . import notifications
@@ -160,13 +160,13 @@ def register_for_event(
     Raises RegistrationError: "not_open", "over", "not_yet_open", "closed", "full",
     "billing_required".
 
-    `affiliations`, when given, must be what `verified_affiliations(user=user)` returned in
-    this request (a page that already showed the price passes them on instead of resolving
-    them twice); otherwise they are resolved here.
+    `affiliations`, when given, must be the person's verified affiliations as resolved from
+    the database in this request; otherwise they are resolved here, from the database, not
+    the cache: the price decided now is kept for good.
     """
     # Resolved before the lock: nothing under the lock that need not be there.
     if affiliations is None:
-        affiliations = verified_affiliations(user=user)
+        affiliations = resolve_verified_affiliations(user=user)
     registrant = _Registrant(
         user=user,
         first_name=user.first_name,
@@ -341,6 +341,28 @@ def waiting_list_position(*, registration: Registration) -> int | None:
         event_id=registration.event_id, created_at=registration.created_at, pk=registration.pk
     )
     return ahead.count() + 1
+
+
+# Staff who may see registrations see drafts and every participant list; being staff is not
+# enough (an account can be staff for another part of the back office).
+STAFF_VIEW_PERMISSION = "events.view_registration"
+_NOT_LOOKED_UP = object()
+
+
+def can_see_participant_list(*, user, event: Event, own_registration=_NOT_LOOKED_UP) -> bool:
+    """Whether `user` may see the event's participant list: its confirmed attendees and
+    staff allowed to see registrations. `own_registration` is the person's active
+    registration for the event (or None) when the caller has it already."""
+    if not user.is_authenticated:
+        return False
+    # is_staff first: permissions cost queries, and only staff use them.
+    if user.is_staff and user.has_perm(STAFF_VIEW_PERMISSION):
+        return True
+    if own_registration is _NOT_LOOKED_UP:
+        return Registration.objects.confirmed().filter(event=event, user=user).exists()
+    return own_registration is not None and own_registration.status == (
+        Registration.Status.CONFIRMED
+    )
 
 
 def has_valid_ticket(*, registration: Registration) -> bool:

@@ -1,5 +1,6 @@
 """Pages for attendees: the event list and detail, registering, one's registrations, the
-participant list and calendar files (DESIGN.md section 5).
+participant list and calendar files (DESIGN.md section 5). Pages with a person's data are
+never_cache: no shared cache or browser history keeps them.
 
 Views read and present; registering and cancelling go through events.services, prices
 through events.pricing. The registration-state hints shown before someone acts (not yet
@@ -16,9 +17,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from members.affiliation import verified_affiliations
+from members.affiliation import resolve_verified_affiliations, verified_affiliations
 from members.models import Network
 
 from . import services
@@ -36,8 +38,10 @@ PAST_EVENTS_SHOWN = 12
 
 
 def _visible_events(request):
-    """Published and cancelled events; staff also see drafts (to preview them)."""
-    if request.user.is_authenticated and request.user.is_staff:
+    """Published and cancelled events; staff who may see events also see drafts (to preview
+    them)."""
+    user = request.user
+    if user.is_authenticated and user.is_staff and user.has_perm("events.view_event"):
         return Event.objects.all()
     return Event.objects.published()
 
@@ -124,7 +128,6 @@ def event_detail(request, slug):
     now = timezone.now()
     decision = None
     registration = None
-    can_see_participants = request.user.is_authenticated and request.user.is_staff
     if request.user.is_authenticated:
         decision = decide_admission_for_user(event=event, user=request.user)
         registration = (
@@ -135,8 +138,9 @@ def event_detail(request, slug):
         )
         if registration is not None:
             registration.position = services.waiting_list_position(registration=registration)
-            if registration.status == Registration.Status.CONFIRMED:
-                can_see_participants = True
+    can_see_participants = services.can_see_participant_list(
+        user=request.user, event=event, own_registration=registration
+    )
     state = services.registration_state(event=event, now=now)
     return render(
         request,
@@ -164,14 +168,11 @@ def event_ics(request, slug):
     return response
 
 
+@never_cache
 @login_required
 def participants(request, slug):
     event = _event_for_visitor(request, slug)
-    allowed = (
-        request.user.is_staff
-        or Registration.objects.confirmed().filter(event=event, user=request.user).exists()
-    )
-    if not allowed:
+    if not services.can_see_participant_list(user=request.user, event=event):
         return render(request, "events/participants_forbidden.html", {"event": event}, status=403)
     people = list(
         Registration.objects.confirmed()
@@ -218,18 +219,16 @@ _ERROR_STATUS = {"billing_required": 400}
 def register(request, slug):
     event = _event_for_visitor(request, slug)
     if request.method == "GET":
-        # A POST needs no look-up: registering twice returns the existing registration.
-        existing_code = (
-            Registration.objects.active()
-            .filter(event=event, user=request.user)
-            .values_list("ticket_code", flat=True)
-            .first()
-        )
-        if existing_code is not None:
-            messages.info(request, _("You are already registered for this event."))
-            return redirect("events:registration", ticket_code=existing_code)
+        # A valid POST needs no look-up: registering twice returns the existing registration.
+        already = _already_registered(request, event)
+        if already is not None:
+            return already
 
-    affiliations = verified_affiliations(user=request.user)
+    if request.method == "POST":
+        # The price decided now is kept for good: from the database, not the cache.
+        affiliations = resolve_verified_affiliations(user=request.user)
+    else:
+        affiliations = verified_affiliations(user=request.user)
     decision = decide_admission(event=event, affiliations=affiliations)
     fee_due = decision.price > 0
     state = services.registration_state(event=event, now=timezone.now())
@@ -257,6 +256,10 @@ def register(request, slug):
             else:
                 return _after_registering(request, outcome)
         else:
+            # Someone registered already (in another tab, say) has nothing to correct here.
+            already = _already_registered(request, event)
+            if already is not None:
+                return already
             status = 400
     else:
         form = RegistrationForm(fee_due=fee_due)
@@ -275,6 +278,20 @@ def register(request, slug):
         },
         status=status,
     )
+
+
+def _already_registered(request, event: Event):
+    """A redirect to the person's active registration for the event, if they have one."""
+    existing_code = (
+        Registration.objects.active()
+        .filter(event=event, user=request.user)
+        .values_list("ticket_code", flat=True)
+        .first()
+    )
+    if existing_code is None:
+        return None
+    messages.info(request, _("You are already registered for this event."))
+    return redirect("events:registration", ticket_code=existing_code)
 
 
 def _after_registering(request, outcome: services.RegistrationOutcome):
@@ -304,6 +321,7 @@ def _after_registering(request, outcome: services.RegistrationOutcome):
 # --- One's registrations ----------------------------------------------------------------------
 
 
+@never_cache
 @login_required
 def my_registrations(request):
     now = timezone.now()
@@ -348,6 +366,7 @@ def _own_registration(request, ticket_code: str) -> Registration:
     return registration
 
 
+@never_cache
 @login_required
 def registration_detail(request, ticket_code):
     registration = _own_registration(request, ticket_code)
@@ -379,6 +398,7 @@ def registration_detail(request, ticket_code):
     )
 
 
+@never_cache
 @login_required
 def ticket_png(request, ticket_code):
     registration = _own_registration(request, ticket_code)
@@ -389,6 +409,7 @@ def ticket_png(request, ticket_code):
     return response
 
 
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_details(request, ticket_code):
@@ -433,6 +454,7 @@ def change_details(request, ticket_code):
     )
 
 
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def cancel_registration(request, ticket_code):

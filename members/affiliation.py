@@ -259,10 +259,13 @@ def _resolution_key(user_id) -> str:
 
 
 def _replace_generation() -> None:
-    # Never fails the write that caused it: with the cache unreachable, nothing cached can
-    # be served either (verified_affiliations then asks the database).
+    # Deleted, not overwritten: the cache backend drops a `set` it cannot deliver without a
+    # word, but a failed delete raises, so a reset that did not happen is logged. It never
+    # fails the write that caused it. A resolution cached before a lost reset can be served
+    # for up to AFFILIATIONS_CACHE_SECONDS: good enough for showing a price, and why
+    # registering decides from the database (resolve_verified_affiliations).
     try:
-        cache.set(_GENERATION_KEY, uuid.uuid4().hex, None)
+        cache.delete(_GENERATION_KEY)
     except Exception:
         logger.exception("Could not reset cached affiliations")
 

@@ -1,14 +1,17 @@
-"""Two-factor authentication for the back office.
+"""Middleware: two-factor authentication for the back office, and the refusal of requests no
+page can read.
 
 With settings.MFA_REQUIRED_FOR_STAFF on, staff must have an activated authenticator before
 they see any admin page; everything else (the account pages where they activate it included)
 is left alone.
 """
 
+import codecs
+
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext
 
@@ -42,4 +45,39 @@ class StaffTwoFactorMiddleware:
                 ),
             )
             return redirect("mfa_activate_totp")
+        return self.get_response(request)
+
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+def _is_unreadable(request) -> bool:
+    # PostgreSQL cannot hold a NUL character, so a query parameter with one can only end in a
+    # database error wherever it is used (an admin filter, a search).
+    for key, values in request.GET.lists():
+        if "\x00" in key or any("\x00" in value for value in values):
+            return True
+    # Django refuses to read a form posted in another charset than UTF-8 (BadRequest), and
+    # its 400 page, which checks the CSRF token, reads the form again: an error page of its
+    # own (500). Refused here, before anything reads the form.
+    if request.method == "POST" and request.content_type == FORM_CONTENT_TYPE:
+        charset = request.content_params.get("charset")
+        if charset:
+            try:
+                return codecs.lookup(charset).name != "utf-8"
+            except LookupError:
+                return True
+    return False
+
+
+class RejectUnreadableRequestsMiddleware:
+    """Answers 400 with the site's own page to a request no page can read: a NUL byte in its
+    query string, or a form posted in a charset other than UTF-8."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if _is_unreadable(request):
+            return render(request, "400.html", status=400)
         return self.get_response(request)

@@ -1,10 +1,12 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 
 from .affiliation import affiliations_by_address
 
 
+@never_cache
 @login_required
 def affiliation(request):
     """Each of the signed-in person's addresses and what it gives: the institution and

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "members.middleware.StaffTwoFactorMiddleware",
+    "members.middleware.RejectUnreadableRequestsMiddleware",
 ]
 
 ROOT_URLCONF = "mva.urls"

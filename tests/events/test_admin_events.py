@@ -418,15 +418,21 @@ def test_the_message_can_be_edited_after_the_preview(client, staff):
 
 @pytest.mark.parametrize(
     ("data", "field"),
-    [({"subject": "", "body": "Body"}, "subject"), ({"subject": "Hi", "body": ""}, "body")],
+    [
+        ({"subject": "", "body": "Body"}, "subject"),
+        ({"subject": "Hi", "body": ""}, "body"),
+        ({"subject": "Hi\r\nBcc: everyone@example.org", "body": "Body"}, "subject"),
+        ({"subject": "Two\nlines", "body": "Body"}, "subject"),
+    ],
 )
 def test_an_incomplete_message_is_explained(client, staff, data, field):
     event = EventFactory()
+    guest(event, "one@example.org")
     response = client.post(message_url(event), {**data, "send": "1"})
     assert response.status_code == 200
     assert field in response.context["form"].errors
     assert f'aria-describedby="id_{field}_error' in response.content.decode()
-    assert not OutgoingEmail.objects.exists()
+    assert not OutgoingEmail.objects.filter(kind="events.staff_message").exists()
 
 
 def test_an_event_without_attendees_offers_no_send_button(client, staff):

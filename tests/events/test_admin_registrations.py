@@ -897,3 +897,55 @@ def test_the_excel_export_has_no_byte_order_mark(client, staff, exported):
     chosen, _sneaky = exported
     response = export(client, [chosen], "xlsx")
     assert response.content.startswith(b"PK")  # a zip archive, as an .xlsx file is
+
+
+@pytest.mark.parametrize("page", ["999999999999999999", "-5", "0", "abc", "1000001"])
+@pytest.mark.parametrize("search", ["", "x"])
+def test_an_impossible_page_number_is_no_error_page(client, staff, page, search):
+    RegistrationFactory()
+    response = client.get(CHANGELIST, {"q": search, "p": page})
+    assert response.status_code in (200, 302)
+
+
+@pytest.mark.parametrize(
+    ("typed", "refused"),
+    [
+        ("kate@example.com", True),
+        ("KATE@Example.com", True),
+        ("\u212aate@example.com", True),  # the Kelvin sign: lower() makes it "k"
+        ("kate.other@example.com", False),
+    ],
+)
+def test_an_address_another_active_registration_uses_is_a_field_error(
+    client, staff, typed, refused
+):
+    event = EventFactory()
+    guest(event, "kate@example.com")
+    registration = guest(event, "bo@example.com")
+    data = admin_form_data(client.get(change_url(registration)))
+    data["email"] = typed
+
+    response = client.post(change_url(registration), data)
+
+    if refused:
+        assert response.status_code == 200
+        assert response.context["adminform"].form.errors["email"] == [
+            "Another active registration for this event already uses this address."
+        ]
+    else:
+        assert response.status_code == 302
+    registration.refresh_from_db()
+    assert (registration.email == typed) is not refused
+
+
+@pytest.mark.parametrize(("language", "saved"), [("sv", True), ("zz", False), ("", False)])
+def test_the_language_of_the_e_mails_is_one_the_site_speaks(client, staff, language, saved):
+    registration = guest(EventFactory(), "bo@example.com")
+    data = admin_form_data(client.get(change_url(registration)))
+    data["language"] = language
+
+    response = client.post(change_url(registration), data)
+
+    assert response.status_code == (302 if saved else 200)
+    registration.refresh_from_db()
+    assert (registration.language == language) is saved

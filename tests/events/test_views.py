@@ -25,6 +25,7 @@ from tests.factories import (
     RegistrationFactory,
     UserFactory,
     add_email,
+    event_staff_user,
     member_institution,
 )
 
@@ -1305,3 +1306,94 @@ def test_once_registration_has_closed_no_seats_are_offered(client):
     assert "Registration closed" in listing
     assert "seats left" not in detail
     assert "100 seats left" in text_of(client.get(open_event.get_absolute_url()))
+
+
+@pytest.mark.parametrize(
+    "url_of",
+    [
+        lambda r: reverse("events:my_registrations"),
+        lambda r: r.get_absolute_url(),
+        lambda r: reverse("events:change_details", args=[r.ticket_code]),
+        lambda r: reverse("events:cancel_registration", args=[r.ticket_code]),
+        lambda r: reverse("events:ticket_png", args=[r.ticket_code]),
+        lambda r: reverse("events:participants", args=[r.event.slug]),
+        lambda r: reverse("members:affiliation"),
+    ],
+    ids=["mine", "registration", "details", "cancel", "ticket", "participants", "affiliation"],
+)
+def test_pages_with_personal_data_are_kept_by_no_cache(client, url_of):
+    registration = RegistrationFactory()
+    client.force_login(registration.user)
+
+    response = client.get(url_of(registration))
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+
+
+def test_public_pages_may_be_cached(client):
+    event = EventFactory()
+    assert "no-store" not in client.get(event.get_absolute_url()).get("Cache-Control", "")
+
+
+@pytest.mark.parametrize(
+    ("make_visitor", "sees"),
+    [
+        (lambda: UserFactory(is_staff=True), False),  # staff for nothing here
+        (lambda: event_staff_user(), True),
+        (lambda: UserFactory(is_staff=True, is_superuser=True), True),
+        (lambda: UserFactory(), False),
+    ],
+    ids=["staff-without-permissions", "event-staff", "superuser", "attendee"],
+)
+def test_drafts_and_participant_lists_need_the_permission_not_just_staff(
+    client, make_visitor, sees
+):
+    draft = EventFactory(status=Event.Status.DRAFT)
+    event = EventFactory()
+    RegistrationFactory(event=event, last_name="Lindqvist", listed_as_participant=True)
+    client.force_login(make_visitor())
+
+    draft_page = client.get(draft.get_absolute_url())
+    participants = client.get(reverse("events:participants", args=[event.slug]))
+
+    assert draft_page.status_code == (200 if sees else 404)
+    assert participants.status_code == (200 if sees else 403)
+    assert ("Lindqvist" in text_of(participants)) is sees
+
+
+def test_sending_an_incomplete_form_when_already_registered_leads_to_the_registration(
+    client, outsider
+):
+    event = EventFactory()
+    existing = RegistrationFactory(event=event, user=outsider)
+    client.force_login(outsider)
+
+    response = register(client, event)  # a fee is due and no billing details are given
+
+    assert response.status_code == 302
+    assert response["Location"] == existing.get_absolute_url()
+    assert messages_of(response) == ["You are already registered for this event."]
+    assert Registration.objects.filter(event=event).count() == 1
+
+
+def test_registering_decides_the_price_from_the_database_not_a_stale_cache(
+    client, monkeypatch, lund
+):
+    from members import affiliation
+
+    person = UserFactory(email="anna@gmail.example")
+    client.force_login(person)
+    event = EventFactory()
+    assert "Standard price" in text_of(client.get(event.get_absolute_url()))  # now cached
+    # The cache reset after the address is verified is lost (Redis away for a moment).
+    monkeypatch.setattr(affiliation, "_replace_generation", lambda: None)
+    add_email(person, "anna@lu.se")
+
+    response = register(client, event)
+
+    registration = Registration.objects.get(event=event, user=person)
+    assert response.status_code == 302
+    assert registration.price == 0
+    assert registration.category == "member_university_staff"

@@ -177,13 +177,16 @@ def test_a_resolution_read_before_a_commit_is_not_used_after_it(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         forget_cached_affiliations()  # the writer's transaction: first reset
         # A reader between the writer's first reset and its commit caches the old rows
-        # under the new token.
-        stale = resolve_verified_affiliations(user=anna)
-        cache.set(key, (cache.get(affiliation._GENERATION_KEY), stale), 60)
+        # under the generation it starts.
+        affiliation.verified_affiliations(user=anna)
+        stamped_generation, _ = cache.get(key)
+        assert stamped_generation == cache.get(affiliation._GENERATION_KEY)
     assert len(callbacks) == 1
     callbacks[0]()  # the commit: second reset
-    stamped_generation, _ = cache.get(key)
     assert stamped_generation != cache.get(affiliation._GENERATION_KEY)
+    with CaptureQueriesContext(connection) as queries:
+        described(anna)
+    assert len(queries) > 0  # resolved again, not served from the stale entry
 
 
 def test_a_flushed_cache_starts_a_new_generation(anna, django_assert_num_queries):
