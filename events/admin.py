@@ -43,7 +43,7 @@ from outbox.models import OutgoingEmail
 from . import notifications, pricing, reports, services
 from .forms import EanNumberField, VatNumberField
 from .models import AdmissionCategory, Event, ProgrammeItem, Registration
-from .resources import EXPORT_FORMATS, RegistrationResource
+from .resources import EXPORT_FORMATS, RegistrationResource, RegistrationResourceWithoutNeeds
 
 # --- Outcome messages ---------------------------------------------------------------------------
 
@@ -436,9 +436,15 @@ IMPORT_EXPORT_TEXTS = (
 )
 
 
+SPECIAL_NEEDS_PERMISSION = "events.view_special_needs"
+NEEDS_FIELDS = ("dietary_needs", "accessibility_needs", "special_needs_erased_at")
+
+
 @admin.register(Registration)
 class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelAdmin):
     form = RegistrationChangeForm
+    # The registration's own page is the attendee's (a 404 for staff); check-in has a link.
+    view_on_site = False
     resource_classes = [RegistrationResource]
     formats = EXPORT_FORMATS
     # Fits a 1366 px laptop beside the filters (static/css/admin.css sets the column widths):
@@ -481,7 +487,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
         "event",
         "status",
         "check_in_link",
-        "user",
+        "account",
         "institution",
         "institution_name",
         "currency",
@@ -504,7 +510,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                     "event",
                     "status",
                     "check_in_link",
-                    "user",
+                    "account",
                     ("first_name", "last_name"),
                     "email",
                     "job_title",
@@ -645,6 +651,13 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
         shown in its own field)."""
         return pricing.decision_reason_for(registration=registration)
 
+    @admin.display(description=_("account"))
+    def account(self, registration: Registration) -> str:
+        # Text, not the admin's link to the user: Event staff may not open users.
+        if registration.user is None:
+            return gettext("none (entered as a guest)")
+        return registration.user.email
+
     @admin.display(description=_("check-in page"))
     def check_in_link(self, registration: Registration) -> str:
         url = reverse("events:check_in", kwargs={"ticket_code": registration.ticket_code})
@@ -659,6 +672,26 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
 
     def has_export_permission(self, request):
         return request.user.has_perm("events.view_registration")
+
+    def get_ordering(self, request):
+        # The waiting list reads in its own order, first in line first.
+        if request.GET.get("status__exact") == Registration.Status.WAITLISTED:
+            return ["created_at", "id"]
+        return super().get_ordering(request)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.has_perm(SPECIAL_NEEDS_PERMISSION):
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in NEEDS_FIELDS]})
+            for name, options in fieldsets
+        ]
+
+    def get_export_resource_classes(self, request):
+        if request.user.has_perm(SPECIAL_NEEDS_PERMISSION):
+            return [RegistrationResource]
+        return [RegistrationResourceWithoutNeeds]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
@@ -759,7 +792,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
         checked_in = already = not_confirmed = 0
         for registration_id in queryset.values_list("pk", flat=True):
             try:
-                _registration, newly = services.check_in(
+                registration, newly = services.check_in(
                     registration_id=registration_id, checked_in_by=request.user
                 )
             except services.RegistrationError:
@@ -767,6 +800,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                 continue
             if newly:
                 checked_in += 1
+                self.log_change(request, registration, gettext("Checked in"))
             else:
                 already += 1
         report_outcome(
@@ -815,10 +849,10 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                 ),
                 button=gettext("Yes, cancel them"),
             )
-        cancelled = already = 0
+        cancelled = already = promoted = 0
         for registration_id in queryset.values_list("pk", flat=True):
             try:
-                services.cancel_registration(
+                cancellation = services.cancel_registration(
                     registration_id=registration_id,
                     cancelled_by=request.user,
                     enforce_deadline=False,
@@ -827,6 +861,8 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                 already += 1
             else:
                 cancelled += 1
+                promoted += len(cancellation.promoted)
+                self.log_change(request, cancellation.registration, gettext("Cancelled"))
         report_outcome(
             request,
             done=[
@@ -836,6 +872,14 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                         "%(count)d registration cancelled.",
                         "%(count)d registrations cancelled.",
                         cancelled,
+                    ),
+                ),
+                _counted(
+                    promoted,
+                    ngettext(
+                        "%(count)d person was promoted from the waiting list.",
+                        "%(count)d people were promoted from the waiting list.",
+                        promoted,
                     ),
                 ),
             ],
@@ -858,7 +902,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
         # First come, first served among the selected.
         for registration_id in queryset.order_by("created_at", "id").values_list("pk", flat=True):
             try:
-                services.promote_from_waiting_list(
+                registration = services.promote_from_waiting_list(
                     registration_id=registration_id, promoted_by=request.user
                 )
             except services.RegistrationError as error:
@@ -868,6 +912,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                     not_waitlisted += 1
             else:
                 promoted += 1
+                self.log_change(request, registration, gettext("Promoted from the waiting list"))
         report_outcome(
             request,
             done=[
@@ -903,13 +948,18 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
     @admin.action(description=_("Resend the confirmation e-mail"), permissions=["change"])
     def resend_confirmation(self, request, queryset: QuerySet[Registration]):
         sent = not_confirmed = 0
-        for registration in queryset.select_related(None).only("pk", "email", "language", "status"):
+        # What the row, the outbox and the history entry ("name – event") read, in one query.
+        rows = queryset.select_related("event").only(
+            "pk", "email", "language", "status", "first_name", "last_name", "event__title"
+        )
+        for registration in rows:
             if registration.status != Registration.Status.CONFIRMED:
                 not_confirmed += 1
                 continue
             with transaction.atomic():
                 notifications.queue_confirmation_again(registration=registration)
             sent += 1
+            self.log_change(request, registration, gettext("Confirmation e-mail sent again"))
         report_outcome(
             request,
             done=[
@@ -1126,7 +1176,7 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
     @admin.display(description=_("seats taken"), ordering="confirmed_count")
     def capacity_bar(self, event: Event) -> str:
         if event.capacity is None:
-            return gettext("unlimited")
+            return gettext("%(confirmed)d · unlimited") % {"confirmed": event.confirmed_count}
         percent = round(100 * event.confirmed_count / event.capacity) if event.capacity else 100
         # The counts are written out: a meter's own text is only its fallback.
         return format_html(
@@ -1134,8 +1184,10 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
             "{}</meter><br>{} · {}&nbsp;%",
             event.capacity,
             event.confirmed_count,
-            round(event.capacity * 0.8),
-            round(event.capacity * 0.95),
+            # Not rounded: for a small event a rounded threshold reaches the capacity, and a
+            # full event would show as comfortably below it.
+            event.capacity * 0.8,
+            event.capacity * 0.95,
             gettext("%(confirmed)d of %(capacity)d seats taken")
             % {"confirmed": event.confirmed_count, "capacity": event.capacity},
             f"{event.confirmed_count}/{event.capacity}",

@@ -77,12 +77,26 @@ def _require_status(registration: Registration, *statuses: str, message: str) ->
         raise MessageNotNeeded(f"{message} (registration is {registration.status}).")
 
 
+def _programme_time(item, *, first_day, every_day_named: bool) -> str:
+    """The time of a programme item, "09:00–09:45", with the day in front ("Fri 13 Mar
+    09:00–09:45") for an event of several days or an item on another day than the first, as
+    the event page writes it."""
+    starts = timezone.localtime(item.starts_at)
+    time = f"{starts:%H:%M}"
+    if item.ends_at:
+        time += f"–{timezone.localtime(item.ends_at):%H:%M}"
+    if every_day_named or starts.date() != first_day:
+        return f"{formats.date_format(starts, 'D j M')} {time}"
+    return time
+
+
 def _base_context(registration: Registration) -> dict:
     event = registration.event
+    first_day = timezone.localtime(event.starts_at).date()
+    several_days = first_day != timezone.localtime(event.ends_at).date()
     programme = [
         {
-            "time": f"{timezone.localtime(item.starts_at):%H:%M}"
-            + (f"–{timezone.localtime(item.ends_at):%H:%M}" if item.ends_at else ""),
+            "time": _programme_time(item, first_day=first_day, every_day_named=several_days),
             "title": item.title,
             "speakers": item.speakers,
         }

@@ -144,6 +144,20 @@ class Event(models.Model):
                 violation_error_message=_("Registration must close after it opens."),
             ),
             models.CheckConstraint(
+                condition=Q(registration_closes_at__isnull=True)
+                | Q(registration_closes_at__lte=F("ends_at")),
+                name="event_registration_closes_by_the_end",
+                violation_error_message=_("Registration cannot close after the event has ended."),
+            ),
+            models.CheckConstraint(
+                condition=Q(cancellation_deadline__isnull=True)
+                | Q(cancellation_deadline__lte=F("ends_at")),
+                name="event_cancellation_deadline_by_the_end",
+                violation_error_message=_(
+                    "The cancellation deadline cannot be after the event has ended."
+                ),
+            ),
+            models.CheckConstraint(
                 condition=Q(member_price__gte=0) & Q(standard_price__gte=0),
                 name="event_prices_not_negative",
                 violation_error_message=_("Prices cannot be negative."),
@@ -450,9 +464,16 @@ class Registration(models.Model):
     objects = RegistrationQuerySet.as_manager()
 
     class Meta:
-        ordering = ["event", "created_at", "id"]
+        # By the event's id, not "event": that would join the events table to sort by their
+        # start on every query that does not choose its own order.
+        ordering = ["event_id", "created_at", "id"]
         verbose_name = _("registration")
         verbose_name_plural = _("registrations")
+        permissions = [
+            # Dietary and accessibility needs can reveal health or religion (GDPR Art. 9):
+            # only staff who arrange catering and access, or check people in, see them.
+            ("view_special_needs", _("Can see dietary and accessibility needs")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["event", "user"],

@@ -14,7 +14,7 @@ import uuid
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models import CharField, Exists, F, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -156,7 +156,9 @@ def queue_staff_message(
 
 def queue_reminders(*, now: datetime.datetime | None = None, days_before: int | None = None) -> int:
     """Reminders for confirmed attendees of published events starting within the next
-    `days_before` days (settings.REMINDER_DAYS_BEFORE by default) who have none yet.
+    `days_before` days (settings.REMINDER_DAYS_BEFORE by default) who have none yet. Whoever
+    got their seat within that time before the start is not reminded: their confirmation
+    (or promotion) e-mail, just sent, says it all.
 
     Idempotent: the per-registration key means a second run (or two runs at once) writes
     nothing new. Returns the number of rows written.
@@ -173,6 +175,7 @@ def queue_reminders(*, now: datetime.datetime | None = None, days_before: int | 
             event__status=Event.Status.PUBLISHED,
             event__starts_at__gt=now,
             event__starts_at__lte=now + datetime.timedelta(days=days_before),
+            confirmed_at__lte=F("event__starts_at") - datetime.timedelta(days=days_before),
         )
         .annotate(has_reminder=Exists(already_reminded))
         .filter(has_reminder=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from allauth.core import ratelimit
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -84,7 +85,19 @@ def privacy_settings(request):
     return render(
         request,
         "events/privacy/settings.html",
-        {"can_delete": privacy.account_can_be_deleted(user=request.user)},
+        {
+            "can_delete": privacy.account_can_be_deleted(user=request.user),
+            "special_needs_kept_days": settings.SPECIAL_NEEDS_KEPT_DAYS,
+        },
+    )
+
+
+def privacy_notice(request):
+    """The public privacy page: what we keep and why, for everyone."""
+    return render(
+        request,
+        "privacy.html",
+        {"special_needs_kept_days": settings.SPECIAL_NEEDS_KEPT_DAYS},
     )
 
 

@@ -128,3 +128,16 @@ class RegistrationResource(resources.ModelResource):
 
     def dehydrate_listed_as_participant(self, registration: Registration) -> str:
         return str(_("yes") if registration.listed_as_participant else _("no"))
+
+
+class RegistrationResourceWithoutNeeds(RegistrationResource):
+    """The same rows without the special-category needs, for staff who may not see them."""
+
+    class Meta(RegistrationResource.Meta):
+        fields = tuple(
+            name
+            for name in RegistrationResource.Meta.fields
+            if name not in ("dietary_needs", "accessibility_needs")
+        )
+        exclude = ("dietary_needs", "accessibility_needs")
+        export_order = fields

@@ -596,6 +596,12 @@ def _fill_free_seats(event: Event, moment: datetime.datetime) -> list[Registrati
     return promoted
 
 
+@dataclass(frozen=True)
+class Cancellation:
+    registration: Registration
+    promoted: list[Registration]  # wait-listed people given the freed seat
+
+
 @transaction.atomic
 def cancel_registration(
     *,
@@ -603,9 +609,10 @@ def cancel_registration(
     cancelled_by=None,
     enforce_deadline: bool = True,
     now: datetime.datetime | None = None,
-) -> Registration:
+) -> Cancellation:
     """Cancel a registration; if it held a seat, give the seat to the first wait-listed
-    person (in order of arrival) in the same transaction.
+    person (in order of arrival) in the same transaction. Returns the registration and whom
+    its seat went to.
 
     Guarantees: counters stay equal to the real counts; the cancellation and promotion
     e-mails are written with the change. With `enforce_deadline` (attendees), cancelling
@@ -636,9 +643,8 @@ def cancel_registration(
     notifications.queue_cancelled(registration=registration)
     if cancelled_by is not None:
         logger.info("Registration %s cancelled by user %s", registration.pk, cancelled_by.pk)
-    if was_confirmed:
-        _fill_free_seats(event, moment)
-    return registration
+    promoted = _fill_free_seats(event, moment) if was_confirmed else []
+    return Cancellation(registration=registration, promoted=promoted)
 
 
 @transaction.atomic
@@ -873,12 +879,14 @@ def override_price(
 
 
 def erase_special_category_data(
-    *, older_than_days: int = 30, now: datetime.datetime | None = None
+    *, older_than_days: int | None = None, now: datetime.datetime | None = None
 ) -> int:
     """Blank dietary and accessibility needs (GDPR Art. 9 data) of registrations whose event
-    ended more than `older_than_days` days ago, and record when. Returns how many
-    registrations were erased. Idempotent.
+    ended more than `older_than_days` days ago (settings.SPECIAL_NEEDS_KEPT_DAYS by default),
+    and record when. Returns how many registrations were erased. Idempotent.
     """
+    if older_than_days is None:
+        older_than_days = settings.SPECIAL_NEEDS_KEPT_DAYS
     moment = now or timezone.now()
     cutoff = moment - datetime.timedelta(days=older_than_days)
     return (

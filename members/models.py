@@ -190,7 +190,8 @@ class Membership(models.Model):
     objects = MembershipQuerySet.as_manager()
 
     class Meta:
-        ordering = ["institution", "-starts_on"]
+        # By id, not "institution": that would join institutions to sort by their name.
+        ordering = ["institution_id", "-starts_on"]
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")
         constraints = [

@@ -176,6 +176,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TIMEZONE = "Europe/Copenhagen"
 REMINDER_DAYS_BEFORE = env.int("REMINDER_DAYS_BEFORE", default=2)
+# Dietary and accessibility needs (GDPR Art. 9) are erased this many days after the event.
+SPECIAL_NEEDS_KEPT_DAYS = env.int("SPECIAL_NEEDS_KEPT_DAYS", default=30)
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
         "task": "outbox.sweep_outbox",

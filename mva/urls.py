@@ -2,7 +2,8 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import TemplateView
+
+from events import privacy_views
 
 # The admin signs in through allauth's rate-limited log-in, not Django's unprotected form.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -14,7 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("privacy/", TemplateView.as_view(template_name="privacy.html"), name="privacy"),
+    path("privacy/", privacy_views.privacy_notice, name="privacy"),
     path("", include("members.urls")),
     path("", include("events.urls")),
     path("", include("events.staff_urls")),

@@ -4,6 +4,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -109,6 +110,8 @@ class OutgoingEmail(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["content_type", "object_id"]),
+            # A person's e-mails, case ignored (their data export, their account deletion).
+            models.Index(Lower("recipient"), name="outgoing_email_recipient"),
         ]
 
     def __str__(self):

@@ -183,7 +183,7 @@ class OutgoingEmailFactory(factory.django.DjangoModelFactory):
 def event_staff_group():
     """The "Event staff" group of the data migration. A transactional test (live server,
     concurrency) flushes every table afterwards, data migrations' rows included; the group
-    is then rebuilt from the migration's own list of permissions."""
+    is then rebuilt from the migrations' own lists of permissions."""
     import importlib
 
     from django.contrib.auth.models import Group, Permission
@@ -199,6 +199,9 @@ def event_staff_group():
                     content_type__app_label=app_label,
                     codename__in=[f"{action}_{model}" for action in actions],
                 )
+        added = importlib.import_module("events.migrations.0013_special_needs_permission")
+        for app_label, codename in added.ADDED_PERMISSIONS:
+            wanted |= Q(content_type__app_label=app_label, codename=codename)
         group.permissions.set(Permission.objects.filter(wanted))
     return group
 

@@ -62,14 +62,15 @@ def test_the_list_shows_counts_capacity_bar_and_a_link_to_registrations(client, 
     event = EventFactory(title="Annual meeting", capacity=4)
     for number in range(5):
         guest(event, f"person{number}@example.org")
-    EventFactory(title="Open-ended", capacity=None)
+    open_ended = EventFactory(title="Open-ended", capacity=None)
+    guest(open_ended, "early@example.org")
     response = client.get(CHANGELIST)
     content = response.content.decode()
     assert response.status_code == 200
     assert '<meter min="0" max="4" value="4"' in content
     assert "4 of 4 seats taken" in content and "100&nbsp;%" in content
     assert f"?event__id__exact={event.pk}" in content
-    assert "unlimited" in content
+    assert "1 · unlimited" in content  # the count stays visible without a capacity
     row = next(row for row in response.context["cl"].result_list if row.pk == event.pk)
     assert (row.confirmed_count, row.waitlisted_count) == (4, 1)
     # Confirmed and capacity are in the seats column ("4/4"), so the list fits a laptop.
@@ -85,6 +86,19 @@ def test_the_list_shows_counts_capacity_bar_and_a_link_to_registrations(client, 
     ]
     assert ">4/4</meter><br>4/4 · 100&nbsp;%" in content
     assert f'<td class="field-waitlisted_display">{row.waitlisted_count}</td>' in content
+
+
+@pytest.mark.parametrize("capacity", [1, 2, 3, 10, 300])
+def test_a_full_event_s_bar_is_past_the_high_mark_whatever_its_size(client, staff, capacity):
+    import re
+
+    Event.objects.filter(pk=EventFactory(capacity=capacity).pk).update(confirmed_count=capacity)
+    content = client.get(CHANGELIST).content.decode()
+    [(value, high)] = re.findall(
+        r'<meter [^>]*value="([\d.]+)" low="[\d.]+" high="([\d.]+)"', content
+    )
+    # The meter turns red only above its high mark (HTML: "even less good" region).
+    assert float(value) > float(high)
 
 
 # --- Editing an event ---------------------------------------------------------------------------
@@ -284,6 +298,14 @@ def test_a_new_event_is_created_as_entered(client, staff):
             },
             "A programme item cannot end before it starts.",
         ),
+        (
+            {"registration_closes_at_0": "2031-03-02", "registration_closes_at_1": "09:00"},
+            "Registration cannot close after the event has ended.",
+        ),
+        (
+            {"cancellation_deadline_0": "2031-03-01", "cancellation_deadline_1": "17:01"},
+            "The cancellation deadline cannot be after the event has ended.",
+        ),
         *[
             (
                 {f"{field}_0": "0001-01-01", f"{field}_1": "00:00"},
@@ -314,6 +336,8 @@ def test_a_new_event_is_created_as_entered(client, staff):
         "event ends before it starts",
         "window closes before it opens",
         "programme item",
+        "registration closes after the end",
+        "cancellation deadline after the end",
         "year 1 start",
         "year 1 opening",
         "year 1 closing",

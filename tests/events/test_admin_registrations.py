@@ -342,7 +342,10 @@ def test_cancel_action_asks_first_then_cancels_and_promotes(client, staff):
     assert seated.status == Registration.Status.CONFIRMED
 
     response = run_action(client, "cancel_selected", [seated], confirmed="yes")
-    assert message_texts(response) == ["1 registration cancelled."]
+    assert message_texts(response) == [
+        "1 registration cancelled.",
+        "1 person was promoted from the waiting list.",
+    ]
     seated.refresh_from_db()
     waiting.refresh_from_db()
     event.refresh_from_db()
@@ -350,6 +353,11 @@ def test_cancel_action_asks_first_then_cancels_and_promotes(client, staff):
     assert waiting.status == Registration.Status.CONFIRMED
     assert (event.confirmed_count, event.waitlisted_count) == (1, 0)
     assert OutgoingEmail.objects.filter(dedup_key=f"registration:{waiting.pk}:promoted").exists()
+    # The registration's history says who cancelled it.
+    from django.contrib.admin.models import LogEntry
+
+    [entry] = LogEntry.objects.filter(object_id=str(seated.pk))
+    assert (entry.user, entry.change_message) == (staff, "Cancelled")
 
 
 def test_cancel_action_ignores_the_deadline_and_counts_the_already_cancelled(client, staff):
@@ -949,3 +957,15 @@ def test_the_language_of_the_e_mails_is_one_the_site_speaks(client, staff, langu
     assert response.status_code == (302 if saved else 200)
     registration.refresh_from_db()
     assert (registration.language == language) is saved
+
+
+def test_the_waiting_list_reads_first_in_line_first(client, staff):
+    event = EventFactory(capacity=1)
+    guest(event, "seated@example.org")
+    first, second, third = (guest(event, f"waiting{n}@example.org") for n in range(3))
+
+    waiting = client.get(CHANGELIST, {"status__exact": "waitlisted"})
+    everyone = client.get(CHANGELIST)
+
+    assert [r.pk for r in waiting.context["cl"].result_list] == [first.pk, second.pk, third.pk]
+    assert [r.pk for r in everyone.context["cl"].result_list][:3] == [third.pk, second.pk, first.pk]

@@ -421,3 +421,31 @@ def test_replies_go_to_the_event_s_contact_address(
     assert f"Questions? Reply to this e-mail, or write to {expected}." in text
     html = message.alternatives[0][0]
     assert f'<a href="mailto:{expected}"' in html
+
+
+def test_the_programme_of_an_event_of_several_days_names_each_item_s_day():
+    starts = datetime.datetime(2030, 3, 14, 9, 0, tzinfo=COPENHAGEN)
+    event = EventFactory(
+        starts_at=starts,
+        ends_at=starts + datetime.timedelta(days=1, hours=8),
+        registration_opens_at=starts - datetime.timedelta(days=60),
+        registration_closes_at=starts - datetime.timedelta(days=1),
+        cancellation_deadline=starts - datetime.timedelta(days=3),
+    )
+    ProgrammeItemFactory(event=event, starts_at=starts, title="Opening")
+    ProgrammeItemFactory(
+        event=event, starts_at=starts + datetime.timedelta(days=1), title="Closing panel"
+    )
+    registration = confirmed(event, language="en")
+
+    body = render(notifications.queue_confirmation(registration=registration)).body
+
+    assert "Thu 14 Mar 09:00–09:45" in body
+    assert "Fri 15 Mar 09:00–09:45" in body
+
+
+def test_the_programme_of_a_one_day_event_gives_times_only(event):
+    registration = confirmed(event, language="en")
+    body = render(notifications.queue_confirmation(registration=registration)).body
+    assert "09:00–09:45" in body
+    assert "Fri 15 Mar 09:00" not in body

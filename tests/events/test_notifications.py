@@ -146,7 +146,9 @@ def test_reminders(starts_in, event_status, registration_status, days_before, re
         cancellation_deadline=None,
         status=event_status,
     )
-    registration = RegistrationFactory(event=event, status=registration_status)
+    registration = RegistrationFactory(
+        event=event, status=registration_status, confirmed_at=NOW - 30 * DAY
+    )
 
     count = notifications.queue_reminders(now=NOW, days_before=days_before)
 
@@ -160,6 +162,29 @@ def test_reminders(starts_in, event_status, registration_status, days_before, re
     assert OutgoingEmail.objects.filter(kind="events.reminder").count() == int(reminded)
 
 
+@pytest.mark.parametrize(
+    ("seated_before_start", "reminded"),
+    [
+        (10 * DAY, True),
+        (2 * DAY, True),  # seated exactly when the reminders begin
+        (2 * DAY - datetime.timedelta(minutes=1), False),  # the confirmation just went out
+        (DAY, False),
+    ],
+)
+def test_nobody_seated_within_the_reminder_time_is_reminded(seated_before_start, reminded):
+    starts = NOW + DAY
+    event = EventFactory(
+        starts_at=starts,
+        ends_at=starts + DAY,
+        registration_opens_at=None,
+        registration_closes_at=None,
+        cancellation_deadline=None,
+    )
+    RegistrationFactory(event=event, confirmed_at=starts - seated_before_start)
+
+    assert notifications.queue_reminders(now=NOW, days_before=2) == int(reminded)
+
+
 def test_reminders_default_to_the_setting(settings):
     settings.REMINDER_DAYS_BEFORE = 3
     starts = NOW + 2.5 * DAY
@@ -170,8 +195,8 @@ def test_reminders_default_to_the_setting(settings):
         registration_closes_at=None,
         cancellation_deadline=None,
     )
-    RegistrationFactory(event=event)
-    RegistrationFactory(event=event)
+    RegistrationFactory(event=event, confirmed_at=NOW - 30 * DAY)
+    RegistrationFactory(event=event, confirmed_at=NOW - 30 * DAY)
     assert notifications.queue_reminders(now=NOW) == 2
     settings.REMINDER_DAYS_BEFORE = 1
     other = EventFactory(
@@ -181,7 +206,7 @@ def test_reminders_default_to_the_setting(settings):
         registration_closes_at=None,
         cancellation_deadline=None,
     )
-    RegistrationFactory(event=other)
+    RegistrationFactory(event=other, confirmed_at=NOW - 30 * DAY)
     assert notifications.queue_reminders(now=NOW) == 0
 
 
@@ -195,8 +220,8 @@ def test_reminders_run_a_fixed_number_of_queries(django_assert_max_num_queries):
         cancellation_deadline=None,
     )
     for _ in range(3):
-        RegistrationFactory(event=event)
-    notifications.queue_reminders(now=NOW)
+        RegistrationFactory(event=event, confirmed_at=NOW - 30 * DAY)
+    assert notifications.queue_reminders(now=NOW) == 3
     # With everyone reminded, a run is a single query, however many attendees there are.
     with django_assert_max_num_queries(1):
         assert notifications.queue_reminders(now=NOW) == 0

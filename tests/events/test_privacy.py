@@ -689,3 +689,27 @@ def test_public_privacy_page_asks_anonymous_visitors_to_sign_in(client):
     html = response.content.decode()
     assert f'href="{reverse("account_login")}?next=/account/privacy/"' in html
     assert "Dietary and accessibility needs" in html
+
+
+@pytest.mark.parametrize("days", [30, 14, 1])
+def test_the_privacy_pages_state_how_long_needs_are_kept(client, user, settings, days):
+    settings.SPECIAL_NEEDS_KEPT_DAYS = days
+    client.force_login(user)
+    expected = f"erase them {days} day{'s' if days != 1 else ''} after the event"
+    for url in (reverse("privacy"), SETTINGS_URL):
+        page = " ".join(client.get(url).content.decode().split())
+        assert expected in page, url
+
+
+def test_needs_are_erased_after_the_configured_time(settings):
+    settings.SPECIAL_NEEDS_KEPT_DAYS = 7
+    now = timezone.now()
+    event = past_event()
+    Event.objects.filter(pk=event.pk).update(starts_at=now - 8 * DAY - HOUR, ends_at=now - 8 * DAY)
+    kept = RegistrationFactory(event=EventFactory(), dietary_needs="Vegan")
+    erased = RegistrationFactory(event=event, dietary_needs="Vegan")
+
+    assert services.erase_special_category_data(now=now) == 1
+    erased.refresh_from_db()
+    kept.refresh_from_db()
+    assert (erased.dietary_needs, kept.dietary_needs) == ("", "Vegan")

@@ -418,7 +418,9 @@ def test_guest_needs_a_usable_address(email):
 
 def test_cancelling_a_confirmed_place_promotes_the_first_on_the_waiting_list():
     event, confirmed, waiting = full_event(capacity=2, waitlisted=3)
-    cancelled = cancel_registration(registration_id=confirmed[0].pk)
+    cancellation = cancel_registration(registration_id=confirmed[0].pk)
+    cancelled = cancellation.registration
+    assert [r.pk for r in cancellation.promoted] == [waiting[0].pk]
     assert cancelled.status == Registration.Status.CANCELLED
     assert cancelled.cancelled_at is not None
     assert kinds(cancelled) == ["events.cancelled", "events.confirmation"]
@@ -500,7 +502,7 @@ def test_cancellation_deadline(deadline_offset, now_offset, enforce, expected):
     if expected is None:
         cancelled = cancel_registration(
             registration_id=registration.pk, enforce_deadline=enforce, now=now
-        )
+        ).registration
         assert cancelled.status == Registration.Status.CANCELLED
         assert cancelled.cancelled_at == now
     else:

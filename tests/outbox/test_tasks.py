@@ -49,7 +49,11 @@ def test_reminder_task_uses_the_configured_days(settings, days_before, starts_in
     event = EventFactory(
         starts_at=starts, registration_opens_at=starts - datetime.timedelta(days=30)
     )
-    registration = RegistrationFactory(event=event, status=Registration.Status.CONFIRMED)
+    registration = RegistrationFactory(
+        event=event,
+        status=Registration.Status.CONFIRMED,
+        confirmed_at=starts - datetime.timedelta(days=20),  # long before the reminders
+    )
     RegistrationFactory(event=event, status=Registration.Status.WAITLISTED)
 
     assert send_event_reminders() == reminded
