@@ -39,8 +39,10 @@ from import_export.admin import ExportActionMixin
 
 from members.models import Institution
 from outbox.models import OutgoingEmail
+from outbox.services import kind_label
 
 from . import notifications, pricing, reports, services
+from .emails import format_price
 from .forms import EanNumberField, VatNumberField
 from .models import AdmissionCategory, Event, ProgrammeItem, Registration
 from .resources import EXPORT_FORMATS, RegistrationResource, RegistrationResourceWithoutNeeds
@@ -406,7 +408,15 @@ class OutgoingEmailInline(GenericTabularInline):
     model = OutgoingEmail
     ct_field = "content_type"
     ct_fk_field = "object_id"
-    fields = ["kind", "recipient", "status", "attempts", "last_error", "created_at", "sent_at"]
+    fields = [
+        "kind_display",
+        "recipient",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sent_at",
+    ]
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
     extra = 0
@@ -422,6 +432,10 @@ class OutgoingEmailInline(GenericTabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("kind"))
+    def kind_display(self, email: OutgoingEmail) -> str:
+        return kind_label(email.kind)
 
 
 # django-import-export has no Swedish or Danish catalog: its export action read "Export selected
@@ -621,7 +635,8 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
 
     @admin.display(description=_("price"), ordering="price")
     def price_display(self, registration: Registration) -> str:
-        return f"{registration.price} {registration.currency}"
+        # As the attendee's pages and e-mails write it: "Free", "1,200 DKK", "1 200,50 SEK".
+        return format_price(amount=registration.price, currency=registration.currency)
 
     @admin.display(description=_("checked in"), ordering="checked_in_at")
     def checked_in_display(self, registration: Registration) -> str:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from outbox.messages import (
     EmailWithInlineImages,
@@ -268,17 +269,20 @@ def render_staff_message(email: OutgoingEmail, registration: Registration):
 
 
 RENDERERS = {
-    notifications.CONFIRMATION: render_confirmation,
-    notifications.WAITLISTED: render_waitlisted,
-    notifications.PROMOTED: render_promoted,
-    notifications.CANCELLED: render_cancelled,
-    notifications.REMINDER: render_reminder,
-    notifications.STAFF_MESSAGE: render_staff_message,
-    notifications.EVENT_CANCELLED: render_event_cancelled,
+    notifications.CONFIRMATION: (render_confirmation, gettext_lazy("Confirmation")),
+    notifications.WAITLISTED: (render_waitlisted, gettext_lazy("Waiting-list notice")),
+    notifications.PROMOTED: (render_promoted, gettext_lazy("Promotion from the waiting list")),
+    notifications.CANCELLED: (render_cancelled, gettext_lazy("Cancellation")),
+    notifications.REMINDER: (render_reminder, gettext_lazy("Reminder")),
+    notifications.STAFF_MESSAGE: (render_staff_message, gettext_lazy("Message from staff")),
+    notifications.EVENT_CANCELLED: (
+        render_event_cancelled,
+        gettext_lazy("Event cancelled by the organisers"),
+    ),
 }
 
 
 def register_renderers() -> None:
     """Called from EventsConfig.ready()."""
-    for kind, renderer in RENDERERS.items():
-        register_renderer(kind, renderer)
+    for kind, (renderer, label) in RENDERERS.items():
+        register_renderer(kind, renderer, label=label)

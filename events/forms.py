@@ -92,6 +92,8 @@ class RegistrationForm(forms.Form):
     )
 
     def __init__(self, *args, fee_due: bool, **kwargs):
+        # Labels without a colon, as on the account pages.
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fee_due = fee_due
         if fee_due:

@@ -48,6 +48,7 @@ class DeleteAccountForm(forms.Form):
     )
 
     def __init__(self, *args, user, rate_limited: bool = False, **kwargs):
+        kwargs.setdefault("label_suffix", "")  # as on the account pages
         super().__init__(*args, **kwargs)
         self.user = user
         self.rate_limited = rate_limited

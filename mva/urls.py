@@ -2,6 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from django.views.generic import RedirectView
 
 from events import privacy_views
 
@@ -12,6 +13,12 @@ admin.site.site_title = "MVA Events"
 admin.site.index_title = _("Back office")
 
 urlpatterns = [
+    # Passwords change on allauth's page (rate limited, and it signs other sessions out).
+    path(
+        "admin/password_change/",
+        RedirectView.as_view(pattern_name="account_change_password"),
+        name="admin_password_change",
+    ),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

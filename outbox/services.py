@@ -39,6 +39,7 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connectio
 from django.db import InterfaceError, OperationalError, connections, router, transaction
 from django.db.models import Model, Q
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from .models import OutgoingEmail
 
@@ -48,6 +49,8 @@ PRERENDERED = "prerendered"
 
 Renderer = Callable[[OutgoingEmail], EmailMessage]
 _renderers: dict[str, Renderer] = {}
+# What staff call each kind of message ("Confirmation"), for the admin.
+_kind_labels: dict[str, str] = {}
 
 
 class MessageNotNeeded(Exception):
@@ -55,9 +58,19 @@ class MessageNotNeeded(Exception):
     promoted meanwhile); the row is marked skipped with the reason instead of being sent."""
 
 
-def register_renderer(kind: str, renderer: Renderer) -> None:
-    """Make `renderer` build the messages of `kind` at send time."""
+def register_renderer(kind: str, renderer: Renderer, *, label: str | None = None) -> None:
+    """Make `renderer` build the messages of `kind` at send time; `label` (lazily
+    translated) is what the back office calls them."""
     _renderers[kind] = renderer
+    if label is not None:
+        _kind_labels[kind] = label
+
+
+def kind_label(kind: str) -> str:
+    """What the back office calls a kind of message: its registered label, or the kind."""
+    if kind == PRERENDERED:
+        return str(_("Account e-mail (sign-up, password)"))
+    return str(_kind_labels.get(kind, kind))
 
 
 def queue_email(

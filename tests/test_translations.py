@@ -252,19 +252,19 @@ PAGE_PHRASES = {
             "Register for Annual meeting",
             "Dietary and accessibility needs (optional)",
             "Standard price: none of your verified addresses belongs to a member.",
-            ">Dietary needs:<",
+            ">Dietary needs<",
         ],
         "sv": [
             "Anmäl dig till Annual meeting",
             "Kost- och tillgänglighetsbehov (valfritt)",
             "Ordinarie pris: ingen av dina verifierade adresser tillhör en medlem.",
-            ">Kostbehov:<",
+            ">Kostbehov<",
         ],
         "da": [
             "Tilmeld dig Annual meeting",
             "Kosthensyn og tilgængelighedsbehov (valgfrit)",
             "Normalpris: ingen af dine bekræftede adresser tilhører et medlem.",
-            ">Kosthensyn:<",
+            ">Kosthensyn<",
         ],
     },
 }

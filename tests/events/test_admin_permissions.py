@@ -190,3 +190,14 @@ def test_the_registration_page_names_the_account_without_a_link_staff_cannot_fol
     assert reverse("admin:members_user_change", args=[registration.user.pk]) not in content
     assert registration.get_absolute_url() + '"' not in content  # no "view on site"
     assert "none (entered as a guest)" in guest_page.content.decode()
+
+
+def test_the_admin_header_leads_to_two_factor_and_allauth_s_password_page(staff_client):
+    index = staff_client.get(reverse("admin:index")).content.decode()
+
+    assert f'href="{reverse("mfa_index")}"' in index
+    assert f'href="{reverse("account_change_password")}"' in index
+    assert f'href="{reverse("admin:password_change")}"' not in index
+    response = staff_client.get(reverse("admin:password_change"))
+    assert response.status_code == 302
+    assert response.url == reverse("account_change_password")

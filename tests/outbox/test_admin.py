@@ -67,3 +67,54 @@ def test_sending_again_needs_the_change_permission_not_only_view(client):
 
     failed.refresh_from_db()
     assert failed.status == Status.FAILED
+
+
+@pytest.mark.django_db
+def test_rows_name_their_kind_show_the_error_and_link_to_what_they_are_about(client, staff_user):
+    from events import notifications
+    from tests.factories import RegistrationFactory
+
+    registration = RegistrationFactory()
+    row = notifications.queue_confirmation(registration=registration)
+    OutgoingEmail.objects.filter(pk=row.pk).update(
+        status=Status.FAILED, last_error="550 5.1.1 No such user " + "x" * 200
+    )
+    client.force_login(staff_user)
+
+    listing = client.get(reverse("admin:outbox_outgoingemail_changelist")).content.decode()
+    page = client.get(reverse("admin:outbox_outgoingemail_change", args=[row.pk]))
+
+    assert 'change/">Confirmation</a></th>' in listing
+    assert "550 5.1.1 No such user" in listing
+    assert "x" * 100 not in listing  # the list shows the start of a long error
+    link = reverse("admin:events_registration_change", args=[registration.pk])
+    assert f'href="{link}"' in page.content.decode()
+    assert "Object id" not in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_kind_filter_offers_the_names_staff_know(client, staff_user):
+    OutgoingEmailFactory(kind="events.reminder")
+    OutgoingEmailFactory(kind="prerendered")
+    client.force_login(staff_user)
+
+    response = client.get(reverse("admin:outbox_outgoingemail_changelist"), {"kind": "prerendered"})
+
+    content = response.content.decode()
+    assert "Reminder" in content and "Account e-mail (sign-up, password)" in content
+    assert [row.kind for row in response.context["cl"].result_list] == ["prerendered"]
+
+
+@pytest.mark.django_db
+def test_sending_again_with_nothing_to_send_says_only_that(client, staff_user):
+    sent = OutgoingEmailFactory(status=Status.SENT, sent_at=timezone.now())
+    client.force_login(staff_user)
+
+    response = client.post(
+        reverse("admin:outbox_outgoingemail_changelist"),
+        {"action": "send_again", "_selected_action": [sent.pk]},
+        follow=True,
+    )
+
+    texts = [str(message) for message in response.context["messages"]]
+    assert texts == ["1 e-mail was not failed or skipped and was left alone."]
