@@ -162,3 +162,60 @@ def test_the_e_mail_page_says_when_another_confirmation_can_be_sent(client, inst
     assert note not in client.get(reverse("account_email")).content.decode()
     add_email(user, "anna@cbs.dk", verified=False)
     assert note in client.get(reverse("account_email")).content.decode()
+
+
+# --- The e-mail page: one set of actions per address ------------------------------------------
+
+
+def forms_by_address(html: str) -> dict[str, set[str]]:
+    """Each address's form on the e-mail page, and the actions (button names) it offers."""
+    found = {}
+    for form in re.findall(
+        r'<form method="post"[^>]*class="inline-actions">(.*?)</form>', html, re.S
+    ):
+        address = re.search(r'name="email" value="([^"]+)"', form).group(1)
+        found[address] = set(re.findall(r'name="(action_\w+)"', form))
+    return found
+
+
+def test_each_address_offers_only_the_actions_that_make_sense_for_it(client, institutions):
+    user = UserFactory(email="anna@gmail.com")
+    add_email(user, "anna@lu.se")
+    add_email(user, "anna@cbs.dk", verified=False)
+    client.force_login(user)
+
+    html = client.get(reverse("account_email")).content.decode()
+
+    assert forms_by_address(html) == {
+        # The primary address has nothing to do: it is confirmed and cannot be removed.
+        "anna@lu.se": {"action_primary", "action_remove"},
+        "anna@cbs.dk": {"action_send", "action_remove"},
+    }
+
+
+def test_sending_the_link_again_acts_on_that_address(client, institutions, mailoutbox):
+    from outbox.models import OutgoingEmail
+
+    user = UserFactory(email="anna@gmail.com")
+    add_email(user, "anna@cbs.dk", verified=False)
+    client.force_login(user)
+
+    response = client.post(
+        reverse("account_email"), {"email": "anna@cbs.dk", "action_send": ""}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert OutgoingEmail.objects.filter(recipient="anna@cbs.dk").count() == 1
+    assert not OutgoingEmail.objects.filter(recipient="anna@gmail.com").exists()
+
+
+def test_making_an_address_primary_acts_on_that_address(client, institutions):
+    from allauth.account.models import EmailAddress
+
+    user = UserFactory(email="anna@gmail.com")
+    add_email(user, "anna@lu.se")
+    client.force_login(user)
+
+    client.post(reverse("account_email"), {"email": "anna@lu.se", "action_primary": ""})
+
+    assert EmailAddress.objects.get(user=user, primary=True).email == "anna@lu.se"
