@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone, translation
 
-from events.models import AdmissionCategory
+from events.models import AdmissionCategory, Event
 from events.pricing import (
     decide_admission,
     decide_admission_for_user,
@@ -389,3 +389,33 @@ def test_price_reason_for_prefers_an_override_then_the_code_then_the_stored_text
     )
     with translation.override("en"):
         assert price_reason_for(registration=registration).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("membership", "category"),
+    [
+        # 00:30 in Copenhagen on 15 March is still 14 March in UTC: the local date counts.
+        ((datetime.date(2029, 3, 15), datetime.date(2030, 3, 14)), NON_MEMBER),
+        ((datetime.date(2030, 3, 15), datetime.date(2031, 3, 14)), FREE),
+        ((datetime.date(2029, 3, 15), datetime.date(2030, 3, 15)), FREE),
+    ],
+    ids=["ended the day before", "starts that day", "ends that day"],
+)
+def test_membership_is_judged_on_the_event_s_local_start_date(db, membership, category):
+    from zoneinfo import ZoneInfo
+
+    starts = datetime.datetime(2030, 3, 15, 0, 30, tzinfo=ZoneInfo("Europe/Copenhagen"))
+    event = EventFactory(
+        starts_at=starts,
+        ends_at=starts + datetime.timedelta(hours=8),
+        registration_opens_at=starts - datetime.timedelta(days=60),
+        registration_closes_at=starts - datetime.timedelta(days=1),
+        cancellation_deadline=starts - datetime.timedelta(days=2),
+    )
+    _institution("Lund University", Institution.Kind.UNIVERSITY, "lu.se", memberships=[membership])
+    person = UserFactory(email="anna@lu.se")
+    event = Event.objects.get(pk=event.pk)  # as a request reads it: in UTC
+
+    decision = decide_admission(event=event, affiliations=verified_affiliations(user=person))
+
+    assert decision.category == category

@@ -682,21 +682,25 @@ def test_override_price_refuses_bad_input(category, price, reason):
 
 
 @pytest.mark.parametrize(
-    ("ended_days_ago", "dietary", "accessibility", "erased"),
+    ("ended_days_ago", "lasted", "dietary", "accessibility", "erased"),
     [
-        (31, "Halal", "Hearing loop", True),
-        (31, "", "Hearing loop", True),
-        (31, "Halal", "", True),
-        (31, "", "", False),  # nothing to erase
-        (29, "Halal", "Hearing loop", False),  # not long enough ago
-        (-5, "Halal", "Hearing loop", False),  # still to come
+        (31, HOUR, "Halal", "Hearing loop", True),
+        (31, HOUR, "", "Hearing loop", True),
+        (31, HOUR, "Halal", "", True),
+        (31, HOUR, "", "", False),  # nothing to erase
+        (29, HOUR, "Halal", "Hearing loop", False),  # not long enough ago
+        (-5, HOUR, "Halal", "Hearing loop", False),  # still to come
+        # Counted from the end: a congress of five days that began 33 days ago ended 28.
+        (28, 5 * 24 * HOUR, "Halal", "Hearing loop", False),
+        (30, HOUR, "Halal", "Hearing loop", False),  # ended exactly 30 days ago: not yet
+        (30 + 1 / 86400, HOUR, "Halal", "Hearing loop", True),  # a second more
     ],
 )
-def test_erase_special_category_data(ended_days_ago, dietary, accessibility, erased):
+def test_erase_special_category_data(ended_days_ago, lasted, dietary, accessibility, erased):
     now = timezone.now()
     ends = now - datetime.timedelta(days=ended_days_ago)
     event = EventFactory(
-        starts_at=ends - HOUR,
+        starts_at=ends - lasted,
         ends_at=ends,
         registration_opens_at=None,
         registration_closes_at=None,

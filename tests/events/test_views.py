@@ -1397,3 +1397,25 @@ def test_registering_decides_the_price_from_the_database_not_a_stale_cache(
     assert response.status_code == 302
     assert registration.price == 0
     assert registration.category == "member_university_staff"
+
+
+@pytest.mark.parametrize(
+    ("status", "sees"),
+    [
+        (Registration.Status.CONFIRMED, True),
+        (Registration.Status.WAITLISTED, False),
+        (Registration.Status.CANCELLED, False),
+    ],
+)
+def test_only_confirmed_attendees_are_offered_and_shown_the_participant_list(
+    client, user, status, sees
+):
+    event = EventFactory()
+    RegistrationFactory(event=event, user=user, status=status)
+    client.force_login(user)
+    url = reverse("events:participants", args=[event.slug])
+
+    page = client.get(event.get_absolute_url()).content.decode()
+
+    assert (f'href="{url}"' in page) is sees
+    assert client.get(url).status_code == (200 if sees else 403)

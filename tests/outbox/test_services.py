@@ -404,6 +404,37 @@ def test_a_late_success_after_the_sweep_took_the_row_back_still_counts_as_sent(p
     assert len(ScriptedBackend.sent) == 1
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "late_error",
+    [smtplib.SMTPServerDisconnected("gone"), smtplib.SMTPRecipientsRefused({})],
+    ids=["temporary", "permanent"],
+)
+def test_a_late_failure_never_overwrites_what_a_later_attempt_recorded(published, late_error):
+    """A worker so slow that the sweep re-queued its row, and another worker sent it: the
+    slow one's failure arrives last and must change nothing."""
+    email = row()
+    release = threading.Event()
+    ScriptedBackend.sending = threading.Event()
+    ScriptedBackend.release = release
+    thread, results = in_thread(lambda: services.send_queued_email(email_id=email.pk))
+    assert ScriptedBackend.sending.wait(timeout=30)
+    try:
+        services.sweep_outbox(now=timezone.now() + datetime.timedelta(hours=1))
+        # The second worker: no longer held, and its send goes through.
+        ScriptedBackend.sending = ScriptedBackend.release = None
+        assert services.send_queued_email(email_id=email.pk).sent
+        ScriptedBackend.errors = [late_error]
+    finally:
+        release.set()
+        thread.join()
+
+    assert results == [SendResult()]  # the slow worker's outcome was not recorded
+    email.refresh_from_db()
+    assert (email.status, email.attempts, email.last_error) == (Status.SENT, 2, "")
+    assert len(ScriptedBackend.sent) == 1
+
+
 # --- Sweep ----------------------------------------------------------------------------------
 
 MINUTE = datetime.timedelta(minutes=1)
