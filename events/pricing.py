@@ -7,15 +7,17 @@ re-implements it.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.contrib.auth.models import AnonymousUser
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy
 
 from members.affiliation import Affiliation, verified_affiliations
-from members.models import Institution
+from members.models import Institution, User
 
 from .models import AdmissionCategory, Event
 
@@ -47,7 +49,7 @@ _REASONS = {
 }
 
 
-def reason_text(*, code: str, institution_name: str, on) -> str:
+def reason_text(*, code: str, institution_name: str, on: datetime.date) -> str:
     """The reason with this code in the active language; `on` is the event's start date
     (Europe/Copenhagen), on which membership was judged."""
     return str(_REASONS[code]) % {
@@ -98,7 +100,7 @@ def _decision(
 
 def _decision_for(event: Event, affiliation: Affiliation | None) -> AdmissionDecision:
     on = _event_date(event)
-    if affiliation is not None and affiliation.is_staff and affiliation.is_member_on(on):
+    if affiliation is not None and affiliation.is_staff and affiliation.is_member_on(on=on):
         institution = affiliation.institution
         if institution.kind == Institution.Kind.UNIVERSITY and event.member_university_staff_free:
             return _decision(
@@ -155,7 +157,7 @@ def decide_admission(*, event: Event, affiliations: Sequence[Affiliation]) -> Ad
     return min(decisions, key=lambda d: (_RANK[d.category], d.price))
 
 
-def decide_admission_for_user(*, event: Event, user) -> AdmissionDecision:
+def decide_admission_for_user(*, event: Event, user: User | AnonymousUser) -> AdmissionDecision:
     """`decide_admission` for a user's verified addresses (a bounded number of queries)."""
     return decide_admission(event=event, affiliations=verified_affiliations(user=user))
 

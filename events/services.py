@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -31,6 +32,7 @@ from members.affiliation import (
     resolve_verified_affiliations,
     verified_addresses,
 )
+from members.models import User
 
 from . import notifications
 from .models import AdmissionCategory, Event, ProgrammeItem, Registration
@@ -114,7 +116,7 @@ class PriceSetByStaff:
     category: str
     price: Decimal
     reason: str
-    set_by: object  # the staff member (members.User)
+    set_by: User  # the staff member
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ class RegistrationOutcome:
 class _Registrant:
     """Who is registering, as the registration will record them."""
 
-    user: object | None  # None for a guest entered by staff
+    user: User | None  # None for a guest entered by staff
     first_name: str
     last_name: str
     email: str
@@ -143,7 +145,7 @@ class _Registrant:
 def register_for_event(
     *,
     event_id: int,
-    user,
+    user: User,
     details: RegistrationDetails,
     now: datetime.datetime | None = None,
     require_billing: bool = True,
@@ -192,7 +194,7 @@ def register_guest(
     last_name: str,
     email: str,
     details: RegistrationDetails,
-    registered_by,
+    registered_by: User | None,
     ignore_window: bool = True,
     job_title: str = "",
     require_billing: bool = True,
@@ -254,7 +256,7 @@ def register_guest(
     return outcome
 
 
-def _account_with_verified_address(email: str):
+def _account_with_verified_address(email: str) -> User | None:
     from allauth.account.models import EmailAddress
 
     address = (
@@ -265,7 +267,7 @@ def _account_with_verified_address(email: str):
     return address.user if address is not None else None
 
 
-def claim_guest_registrations(*, user) -> list[Registration]:
+def claim_guest_registrations(*, user: User) -> list[Registration]:
     """Link the registrations staff entered as a guest's (no account) for one of the
     person's verified addresses to their account, so that they see, cancel and export them
     like their own, and the e-mails' links to them open.
@@ -349,7 +351,9 @@ STAFF_VIEW_PERMISSION = "events.view_registration"
 _NOT_LOOKED_UP = object()
 
 
-def can_see_participant_list(*, user, event: Event, own_registration=_NOT_LOOKED_UP) -> bool:
+def can_see_participant_list(
+    *, user: User | AnonymousUser, event: Event, own_registration=_NOT_LOOKED_UP
+) -> bool:
     """Whether `user` may see the event's participant list: its confirmed attendees and
     staff allowed to see registrations. `own_registration` is the person's active
     registration for the event (or None) when the caller has it already."""
@@ -388,7 +392,7 @@ def can_cancel(*, registration: Registration, now: datetime.datetime) -> bool:
     return registration.is_active and now <= cancellation_closes_at(registration=registration)
 
 
-def _active_registration(*, event_id: int, user, email: str) -> Registration | None:
+def _active_registration(*, event_id: int, user: User | None, email: str) -> Registration | None:
     """The person's active registration for the event (by account, or by address)."""
     match = Q(email_lower=email.lower())
     if user is not None:
@@ -606,7 +610,7 @@ class Cancellation:
 def cancel_registration(
     *,
     registration_id: int,
-    cancelled_by=None,
+    cancelled_by: User | None = None,
     enforce_deadline: bool = True,
     now: datetime.datetime | None = None,
 ) -> Cancellation:
@@ -649,7 +653,7 @@ def cancel_registration(
 
 @transaction.atomic
 def promote_from_waiting_list(
-    *, registration_id: int, promoted_by=None, now: datetime.datetime | None = None
+    *, registration_id: int, promoted_by: User | None = None, now: datetime.datetime | None = None
 ) -> Registration:
     """Staff giving a seat to a specific wait-listed person (out of turn if they choose).
 
@@ -707,7 +711,11 @@ class StatusChange:
 
 @transaction.atomic
 def change_event_status(
-    *, event_id: int, status: str, changed_by=None, now: datetime.datetime | None = None
+    *,
+    event_id: int,
+    status: str,
+    changed_by: User | None = None,
+    now: datetime.datetime | None = None,
 ) -> StatusChange:
     """Publish, cancel or withdraw an event to draft, with what follows from it.
 
@@ -807,7 +815,7 @@ def change_registration_details(
 
 @transaction.atomic
 def check_in(
-    *, registration_id: int, checked_in_by, now: datetime.datetime | None = None
+    *, registration_id: int, checked_in_by: User, now: datetime.datetime | None = None
 ) -> tuple[Registration, bool]:
     """Mark a confirmed registration present. Returns (registration, newly_checked_in).
 
@@ -850,7 +858,7 @@ def override_price(
     category: str,
     price: Decimal,
     reason: str,
-    overridden_by,
+    overridden_by: User,
     now: datetime.datetime | None = None,
 ) -> Registration:
     """Staff overriding a registration's category and price.

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from allauth.account.models import EmailAddress
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
-from .models import Institution, InstitutionDomain, Membership
+from .models import Institution, InstitutionDomain, Membership, User
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +52,10 @@ class Affiliation:
     def is_staff(self) -> bool:
         return self.audience == InstitutionDomain.Audience.STAFF
 
-    def is_member_on(self, on: date) -> bool:
+    def is_member_on(self, *, on: date) -> bool:
         return is_member_on(institution=self.institution, on=on)
 
-    def next_membership_starts_on(self, after: date) -> date | None:
+    def next_membership_starts_on(self, *, after: date) -> date | None:
         """The first day of the institution's next membership starting after the date, if
         one is on record (from the prefetched memberships)."""
         starts = [m.starts_on for m in self.institution.memberships.all() if m.starts_on > after]
@@ -279,7 +280,7 @@ def forget_cached_affiliations() -> None:
     transaction.on_commit(_replace_generation)
 
 
-def verified_affiliations(*, user) -> list[Affiliation]:
+def verified_affiliations(*, user: User | AnonymousUser | None) -> list[Affiliation]:
     """The affiliations of every verified address of a user, primary address first, then
     by address.
 
@@ -316,7 +317,7 @@ def verified_affiliations(*, user) -> list[Affiliation]:
     return affiliations
 
 
-def verified_addresses(*, user) -> list[str]:
+def verified_addresses(*, user: User) -> list[str]:
     """The person's verified e-mail addresses, primary first: the only ones that show who
     they are (one query)."""
     return list(
@@ -326,7 +327,7 @@ def verified_addresses(*, user) -> list[str]:
     )
 
 
-def resolve_verified_affiliations(*, user) -> list[Affiliation]:
+def resolve_verified_affiliations(*, user: User) -> list[Affiliation]:
     """`verified_affiliations` from the database, bypassing the cache (at most three
     queries)."""
     addresses = verified_addresses(user=user)
@@ -334,7 +335,7 @@ def resolve_verified_affiliations(*, user) -> list[Affiliation]:
     return [found[email] for email in addresses if email in found]
 
 
-def affiliations_by_address(*, user) -> list[AddressAffiliation]:
+def affiliations_by_address(*, user: User) -> list[AddressAffiliation]:
     """Every address of a user, verified or not, with the institution it identifies, primary
     address first, then by address. For showing a person what their addresses give; only
     the verified ones count (`AddressAffiliation.counts`). Runs at most three queries.

@@ -17,7 +17,7 @@ def affiliation(request):
     rows = []
     for address in addresses:
         affiliation = address.affiliation
-        member_today = bool(affiliation and affiliation.is_member_on(today))
+        member_today = bool(affiliation and affiliation.is_member_on(on=today))
         rows.append(
             {
                 "address": address,
@@ -26,7 +26,7 @@ def affiliation(request):
                 "is_staff": bool(affiliation and affiliation.is_staff),
                 "member_today": member_today,
                 "member_from": (
-                    affiliation.next_membership_starts_on(today)
+                    affiliation.next_membership_starts_on(after=today)
                     if affiliation and not member_today
                     else None
                 ),

@@ -109,6 +109,9 @@ def queue_email(
             return None
     else:
         email.save()
+    # Not send_email.delay_on_commit: that publishes with Celery's default retries, so a
+    # broker outage would hold the request (or raise in it). publish_email gives up at once
+    # and leaves the row to the sweep.
     transaction.on_commit(lambda: publish_email(email_id=email.pk))
     return email
 

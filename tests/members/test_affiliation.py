@@ -208,7 +208,7 @@ def test_many_addresses_resolve_together_keyed_as_given(world, django_assert_num
     with django_assert_num_queries(2):
         found = affiliations_for_addresses(emails=emails)
         # memberships are prefetched: judging membership runs no query
-        assert found["anna@lu.se"].is_member_on(timezone.localdate())
+        assert found["anna@lu.se"].is_member_on(on=timezone.localdate())
     assert set(found) == {"anna@lu.se", "ANNA@student.lu.se"}
     assert found["ANNA@student.lu.se"].audience == STUDENTS
 
@@ -310,7 +310,7 @@ def test_query_count_does_not_grow_with_institutions(
     # addresses, domains with institutions, memberships
     with django_assert_num_queries(3):
         found = verified_affiliations(user=user)
-        assert [a.is_member_on(today) for a in found] == [True, True, True]
+        assert [a.is_member_on(on=today) for a in found] == [True, True, True]
     assert [a.institution.name for a in found] == [
         "Institution 1",
         "Institution 5",
@@ -365,7 +365,7 @@ def test_is_member_on(db, periods, on, expected, django_assert_num_queries):
     assert is_member_on(institution=institution, on=on) is expected
     affiliation = affiliation_for_address(email="anna@member.example.se")
     with django_assert_num_queries(0):
-        assert affiliation.is_member_on(on) is expected
+        assert affiliation.is_member_on(on=on) is expected
     assert (
         institution.pk in member_institution_ids_on(institution_ids=[institution.pk], on=on)
     ) is (expected)

@@ -33,7 +33,7 @@ TODAY = timezone.localdate()
 
 def described(user) -> list[tuple[str, str, str, bool]]:
     return [
-        (a.email, a.institution.name, a.audience, a.is_member_on(TODAY))
+        (a.email, a.institution.name, a.audience, a.is_member_on(on=TODAY))
         for a in verified_affiliations(user=user)
     ]
 
@@ -142,7 +142,7 @@ def test_any_write_to_what_affiliations_come_from_makes_the_cached_answer_stale(
 
 def resolve_verified_affiliations_described(user):
     return [
-        (a.email, a.institution.name, a.audience, a.is_member_on(TODAY))
+        (a.email, a.institution.name, a.audience, a.is_member_on(on=TODAY))
         for a in resolve_verified_affiliations(user=user)
     ]
 

@@ -96,4 +96,4 @@ def test_the_rule_on_the_demo_data(today, email, institution, audience, member_t
         return
     assert affiliation.institution.name == institution
     assert affiliation.audience == audience
-    assert affiliation.is_member_on(today) is member_today
+    assert affiliation.is_member_on(on=today) is member_today
