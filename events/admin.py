@@ -42,9 +42,9 @@ from outbox.models import OutgoingEmail
 from outbox.services import kind_label
 
 from . import notifications, pricing, reports, services
-from .emails import format_price
 from .forms import EanNumberField, VatNumberField
 from .models import AdmissionCategory, Event, ProgrammeItem, Registration
+from .pricing import format_price
 from .resources import EXPORT_FORMATS, RegistrationResource, RegistrationResourceWithoutNeeds
 
 # --- Outcome messages ---------------------------------------------------------------------------
@@ -1066,6 +1066,7 @@ class EventAdminForm(forms.ModelForm):
             "member_price",
             "standard_price",
             "currency",
+            "content_language",
             "contact_email",
         ]
         help_texts = {
@@ -1146,6 +1147,7 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
                     "status",
                     "summary",
                     "description",
+                    "content_language",
                     "contact_email",
                 ]
             },

@@ -8,7 +8,6 @@ the outbox skips it instead of sending something untrue.
 """
 
 from collections.abc import Callable
-from decimal import Decimal
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -29,19 +28,10 @@ from outbox.services import MessageNotNeeded, register_renderer
 from . import notifications, services
 from .calendar import event_calendar
 from .models import Event, Registration
-from .pricing import price_reason_for
+from .pricing import format_price, price_reason_for
 from .tickets import ticket_qr_png
 
 TICKET_CONTENT_ID = "ticket-qr@mva-events"
-
-
-def format_price(*, amount: Decimal, currency: str) -> str:
-    """A price as people write it in the active language: "Free", "1,200 DKK", "1 200,50 SEK"."""
-    if amount == 0:
-        return _("Free")
-    decimals = 0 if amount == amount.to_integral_value() else 2
-    number = formats.number_format(amount, decimals, use_l10n=True, force_grouping=True)
-    return f"{number} {currency}"
 
 
 def event_when(*, event: Event) -> str:

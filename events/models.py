@@ -73,6 +73,16 @@ class Event(models.Model):
     )
     summary = models.CharField(_("summary"), max_length=300, blank=True)
     description = models.TextField(_("description"), blank=True)
+    content_language = models.CharField(
+        _("language of the texts"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text=_(
+            "The language the title, summary, description and programme are written in, so "
+            "that screen readers read them in it on pages in another language."
+        ),
+    )
     venue = models.CharField(_("venue"), max_length=200, blank=True)
     address = models.TextField(_("address"), blank=True)
     starts_at = models.DateTimeField(_("starts at"), validators=[validate_event_moment])

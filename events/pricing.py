@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AnonymousUser
 from django.utils import formats, timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from members.affiliation import Affiliation, verified_affiliations
 from members.models import Institution, User
@@ -180,3 +180,12 @@ def price_reason_for(*, registration) -> str:
     """Why the registration has its price now: staff's own reason when they overrode it,
     otherwise `decision_reason_for`."""
     return registration.price_override_reason or decision_reason_for(registration=registration)
+
+
+def format_price(*, amount: Decimal, currency: str) -> str:
+    """A price as people write it in the active language: "Free", "1,200 DKK", "1 200,50 SEK"."""
+    if amount == 0:
+        return gettext("Free")
+    decimals = 0 if amount == amount.to_integral_value() else 2
+    number = formats.number_format(amount, decimals, use_l10n=True, force_grouping=True)
+    return f"{number} {currency}"

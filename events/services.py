@@ -929,12 +929,22 @@ def duplicate_event(*, event_id: int) -> Event:
     copy.pk = None
     copy._state.adding = True
     copy.title = Truncator(_("%(title)s (copy)") % {"title": source.title}).chars(200)
-    copy.slug = _unique_copy_slug(source.slug)
     copy.status = Event.Status.DRAFT
     copy.confirmed_count = 0
     copy.waitlisted_count = 0
     copy.created_at = copy.updated_at = timezone.now()
-    copy.save(force_insert=True)
+    for _attempt in range(5):
+        copy.slug = _unique_copy_slug(source.slug)
+        try:
+            with transaction.atomic():
+                copy.save(force_insert=True)
+            break
+        except IntegrityError:
+            # Another copy took the slug between the look-up and the insert: try the next.
+            copy.pk = None
+            copy._state.adding = True
+    else:
+        raise RuntimeError(f"Could not find a free slug to copy event {event_id}")
     ProgrammeItem.objects.bulk_create(
         ProgrammeItem(
             event=copy,

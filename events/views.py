@@ -27,7 +27,13 @@ from . import services
 from .calendar import event_calendar
 from .forms import RegistrationDetailsForm, RegistrationForm
 from .models import Event, Registration
-from .pricing import decide_admission, decide_admission_for_user, price_list, price_reason_for
+from .pricing import (
+    decide_admission,
+    decide_admission_for_user,
+    format_price,
+    price_list,
+    price_reason_for,
+)
 from .tickets import ticket_qr_png, ticket_qr_svg
 
 # How many past events the list shows; older ones are history, not news.
@@ -271,6 +277,7 @@ def register(request, slug):
             "event": event,
             "form": form,
             "decision": decision,
+            "fee_text": format_price(amount=decision.price, currency=decision.currency),
             "state": state,
             "error": error,
             "show_form": (error_code is None and state in {"open", "waiting_list"})

@@ -258,6 +258,7 @@ def new_event_form(**changes) -> dict[str, str]:
         "member_price": "500",
         "standard_price": "1200",
         "currency": "DKK",
+        "content_language": "en",
         "programme-TOTAL_FORMS": "0",
         "programme-INITIAL_FORMS": "0",
         **changes,
@@ -661,3 +662,22 @@ def test_the_report_page(client, staff):
 def test_the_report_and_message_pages_of_an_unknown_event_are_404(client, staff, page, object_id):
     url = reverse("admin:events_event_changelist") + f"{object_id}/{page}/"
     assert client.get(url).status_code == 404
+
+
+def test_a_copy_whose_slug_was_taken_meanwhile_takes_the_next(monkeypatch):
+    from events import services
+
+    event = EventFactory(slug="meeting")
+    EventFactory(slug="meeting-copy")
+    real = services._unique_copy_slug
+    answers = iter(["meeting-copy"])  # what a look-up just before the other copy saw
+
+    def racing(slug):
+        return next(answers, None) or real(slug)
+
+    monkeypatch.setattr(services, "_unique_copy_slug", racing)
+
+    copy = duplicate_event(event_id=event.pk)
+
+    assert copy.slug == "meeting-copy-2"
+    assert Event.objects.filter(slug__startswith="meeting").count() == 3

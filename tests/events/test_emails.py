@@ -13,12 +13,9 @@ import pytest
 from django.utils import timezone, translation
 
 from events import notifications
-from events.emails import (
-    TICKET_CONTENT_ID,
-    event_when,
-    format_price,
-)
+from events.emails import TICKET_CONTENT_ID, event_when
 from events.models import Event, Registration
+from events.pricing import format_price
 from events.services import waiting_list_position
 from events.tickets import ticket_qr_png
 from outbox import services as outbox

@@ -1419,3 +1419,31 @@ def test_only_confirmed_attendees_are_offered_and_shown_the_participant_list(
 
     assert (f'href="{url}"' in page) is sees
     assert client.get(url).status_code == (200 if sees else 403)
+
+
+@pytest.mark.parametrize("content_language", ["en", "sv"])
+def test_the_event_s_own_texts_are_marked_with_their_language(in_language, content_language):
+    event = EventFactory(title="Annual meeting", content_language=content_language)
+    ProgrammeItemFactory(event=event, title="Keynote")
+    client = in_language("da")
+
+    detail = client.get(event.get_absolute_url()).content.decode()
+    listing = client.get(reverse("events:list")).content.decode()
+
+    marked = f'lang="{content_language}"'
+    assert f"<span {marked}>Annual meeting</span>" in detail
+    assert re.search(rf'<div {marked}>\s*<h3 class="programme-title">Keynote', detail)
+    assert f"{marked}>Annual meeting</a>" in listing
+    assert '<html lang="da"' in detail  # the page around them is Danish
+
+
+def test_the_form_says_what_registering_commits_to_when_a_fee_is_due(client, outsider, lund_staff):
+    event = EventFactory(standard_price=Decimal("1200.00"))
+    client.force_login(outsider)
+    paying = text_of(client.get(reverse("events:register", args=[event.slug])))
+    client.force_login(lund_staff)
+    free = text_of(client.get(reverse("events:register", args=[event.slug])))
+
+    assert "By registering you accept the fee of 1,200 DKK, invoiced to the organisation" in paying
+    assert "You can cancel until" in paying
+    assert "By registering you accept" not in free
