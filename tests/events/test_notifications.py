@@ -122,6 +122,18 @@ def test_staff_message_to_an_event_without_attendees_writes_nothing():
 NOW = timezone.now()
 
 
+def event_starting(starts, **fields):
+    """A day-long event starting then, without a registration window or deadline."""
+    return EventFactory(
+        starts_at=starts,
+        ends_at=starts + fields.pop("lasting", DAY),
+        registration_opens_at=None,
+        registration_closes_at=None,
+        cancellation_deadline=None,
+        **fields,
+    )
+
+
 @pytest.mark.parametrize(
     ("starts_in", "event_status", "registration_status", "days_before", "reminded"),
     [
@@ -138,14 +150,7 @@ NOW = timezone.now()
 )
 def test_reminders(starts_in, event_status, registration_status, days_before, reminded):
     starts = NOW + starts_in
-    event = EventFactory(
-        starts_at=starts,
-        ends_at=starts + datetime.timedelta(hours=3),
-        registration_opens_at=None,
-        registration_closes_at=None,
-        cancellation_deadline=None,
-        status=event_status,
-    )
+    event = event_starting(starts, lasting=datetime.timedelta(hours=3), status=event_status)
     registration = RegistrationFactory(
         event=event, status=registration_status, confirmed_at=NOW - 30 * DAY
     )
@@ -173,13 +178,7 @@ def test_reminders(starts_in, event_status, registration_status, days_before, re
 )
 def test_nobody_seated_within_the_reminder_time_is_reminded(seated_before_start, reminded):
     starts = NOW + DAY
-    event = EventFactory(
-        starts_at=starts,
-        ends_at=starts + DAY,
-        registration_opens_at=None,
-        registration_closes_at=None,
-        cancellation_deadline=None,
-    )
+    event = event_starting(starts)
     RegistrationFactory(event=event, confirmed_at=starts - seated_before_start)
 
     assert notifications.queue_reminders(now=NOW, days_before=2) == int(reminded)
@@ -188,37 +187,19 @@ def test_nobody_seated_within_the_reminder_time_is_reminded(seated_before_start,
 def test_reminders_default_to_the_setting(settings):
     settings.REMINDER_DAYS_BEFORE = 3
     starts = NOW + 2.5 * DAY
-    event = EventFactory(
-        starts_at=starts,
-        ends_at=starts + DAY,
-        registration_opens_at=None,
-        registration_closes_at=None,
-        cancellation_deadline=None,
-    )
+    event = event_starting(starts)
     RegistrationFactory(event=event, confirmed_at=NOW - 30 * DAY)
     RegistrationFactory(event=event, confirmed_at=NOW - 30 * DAY)
     assert notifications.queue_reminders(now=NOW) == 2
     settings.REMINDER_DAYS_BEFORE = 1
-    other = EventFactory(
-        starts_at=starts,
-        ends_at=starts + DAY,
-        registration_opens_at=None,
-        registration_closes_at=None,
-        cancellation_deadline=None,
-    )
+    other = event_starting(starts)
     RegistrationFactory(event=other, confirmed_at=NOW - 30 * DAY)
     assert notifications.queue_reminders(now=NOW) == 0
 
 
 def test_reminders_run_a_fixed_number_of_queries(django_assert_max_num_queries):
     starts = NOW + DAY
-    event = EventFactory(
-        starts_at=starts,
-        ends_at=starts + DAY,
-        registration_opens_at=None,
-        registration_closes_at=None,
-        cancellation_deadline=None,
-    )
+    event = event_starting(starts)
     for _ in range(3):
         RegistrationFactory(event=event, confirmed_at=NOW - 30 * DAY)
     assert notifications.queue_reminders(now=NOW) == 3
