@@ -353,6 +353,14 @@ class GuestRegistrationForm(ErrorsDescribeFieldsMixin, forms.Form):
         label=_("Purchase-order reference"), max_length=100, required=False
     )
     billing_ean_number = EanNumberField(label=_("EAN number"), required=False)
+    beyond_capacity = forms.BooleanField(
+        label=_("Seat them even if the event is full"),
+        required=False,
+        help_text=_(
+            "For an invited speaker: confirmed at once, and the capacity grows by one, so "
+            "nobody on the waiting list loses a place."
+        ),
+    )
     without_billing = forms.BooleanField(
         label=_("Register without invoice details"),
         required=False,
@@ -762,6 +770,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                     registered_by=request.user,
                     require_billing=not form.cleaned_data["without_billing"],
                     price_set_by_staff=form.price_set_by_staff(staff_member=request.user),
+                    beyond_capacity=form.cleaned_data["beyond_capacity"],
                 )
             except services.RegistrationError as error:
                 field = "billing_organisation" if error.code == "billing_required" else None

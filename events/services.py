@@ -199,6 +199,7 @@ def register_guest(
     job_title: str = "",
     require_billing: bool = True,
     price_set_by_staff: PriceSetByStaff | None = None,
+    beyond_capacity: bool = False,
     now: datetime.datetime | None = None,
 ) -> RegistrationOutcome:
     """Staff adding a guest or speaker by hand: the same path as `register_for_event`.
@@ -209,8 +210,11 @@ def register_guest(
     the same address is returned with created=False. With `price_set_by_staff` the
     registration gets that category and price as an override (who, when, why), before its
     confirmation is written, so the guest is never told a price that does not apply; billing
-    details are then needed only if that price is above zero. An account that has verified
-    the address gets the registration at once (`claim_guest_registrations`).
+    details are then needed only if that price is above zero. With `beyond_capacity` (an
+    invited speaker at a full event) the person is confirmed even so, and the capacity grows
+    by one in the same transaction, so nobody waiting loses their turn to a seat that was
+    never theirs. An account that has verified the address gets the registration at once
+    (`claim_guest_registrations`).
     Raises RegistrationError: "not_open", "over", "full", "billing_required"; ValueError for a
     malformed address or price.
     """
@@ -241,6 +245,7 @@ def register_guest(
         check_window=not ignore_window,
         require_billing=require_billing,
         price_set_by_staff=price_set_by_staff,
+        beyond_capacity=beyond_capacity,
     )
     if outcome.created:
         logger.info(
@@ -420,6 +425,7 @@ def _register(
     check_window: bool,
     require_billing: bool,
     price_set_by_staff: PriceSetByStaff | None = None,
+    beyond_capacity: bool = False,
 ) -> RegistrationOutcome:
     try:
         with transaction.atomic():
@@ -431,6 +437,7 @@ def _register(
                 check_window=check_window,
                 require_billing=require_billing,
                 price_set_by_staff=price_set_by_staff,
+                beyond_capacity=beyond_capacity,
             )
     except IntegrityError as error:
         # The person (or address) already has an active registration, made earlier or by a
@@ -460,6 +467,7 @@ def _register_locked(
     check_window: bool,
     require_billing: bool,
     price_set_by_staff: PriceSetByStaff | None,
+    beyond_capacity: bool = False,
 ) -> RegistrationOutcome:
     event = _lock_event(event_id)
     moment = now or timezone.now()
@@ -469,6 +477,7 @@ def _register_locked(
     # already registered hears that rather than "closed" or "full".
     decision: AdmissionDecision | None = None
     status = None
+    grow_capacity = False
     if event.status != Event.Status.PUBLISHED:
         refusal = "not_open"
     elif event.ends_at <= moment:
@@ -486,6 +495,9 @@ def _register_locked(
             _fill_free_seats(event, moment)
         if event.capacity is None or event.confirmed_count < event.capacity:
             status = Registration.Status.CONFIRMED
+        elif beyond_capacity:
+            status = Registration.Status.CONFIRMED
+            grow_capacity = True
         elif event.has_waiting_list:
             status = Registration.Status.WAITLISTED
         refusal = "full" if status is None else None
@@ -537,6 +549,10 @@ def _register_locked(
         registration.billing_ean_number = details.billing_ean_number.strip()
     registration.save(force_insert=True)
 
+    if grow_capacity:
+        # Seated beyond the capacity by staff: the capacity grows with the seat.
+        Event.objects.filter(pk=event.pk).update(capacity=F("capacity") + 1)
+        event.capacity += 1
     if status == Registration.Status.CONFIRMED:
         _change_counts(event, confirmed=+1)
         notifications.queue_confirmation(registration=registration)

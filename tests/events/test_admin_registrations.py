@@ -969,3 +969,32 @@ def test_the_waiting_list_reads_first_in_line_first(client, staff):
 
     assert [r.pk for r in waiting.context["cl"].result_list] == [first.pk, second.pk, third.pk]
     assert [r.pk for r in everyone.context["cl"].result_list][:3] == [third.pk, second.pk, first.pk]
+
+
+@pytest.mark.parametrize("has_waiting_list", [True, False])
+def test_an_invited_speaker_can_be_seated_at_a_full_event(client, staff, has_waiting_list):
+    event = EventFactory(capacity=1, has_waiting_list=has_waiting_list)
+    guest(event, "seated@example.org")
+    waiting = guest(event, "waiting@example.org") if has_waiting_list else None
+
+    response = client.post(ADD, guest_form(event, without_billing="on", beyond_capacity="on"))
+
+    speaker = Registration.objects.get(email="ingrid@med.lu.se")
+    assert response.status_code == 302
+    assert speaker.status == Registration.Status.CONFIRMED
+    event.refresh_from_db()
+    assert (event.capacity, event.confirmed_count) == (2, 2)
+    if waiting is not None:
+        waiting.refresh_from_db()
+        assert waiting.status == Registration.Status.WAITLISTED  # still next in line
+
+
+def test_without_the_box_a_full_event_waitlists_the_guest(client, staff):
+    event = EventFactory(capacity=1)
+    guest(event, "seated@example.org")
+
+    client.post(ADD, guest_form(event, without_billing="on"))
+
+    assert Registration.objects.get(email="ingrid@med.lu.se").status == "waitlisted"
+    event.refresh_from_db()
+    assert event.capacity == 1
