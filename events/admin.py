@@ -670,9 +670,14 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
 
     @admin.display(description=_("reason for the price"))
     def price_reason_display(self, registration: Registration) -> str:
-        """The decision's reason in the staff member's language (an override's reason is
-        shown in its own field)."""
-        return pricing.decision_reason_for(registration=registration)
+        """The decision's reason in the staff member's language; once staff overrode the
+        price, marked as the address's decision, which the override (its own field) replaced."""
+        reason = pricing.decision_reason_for(registration=registration)
+        if registration.price_override_reason:
+            return gettext("Replaced by the override below. The address gave: %(reason)s") % {
+                "reason": reason
+            }
+        return reason
 
     @admin.display(description=_("account"))
     def account(self, registration: Registration) -> str:
@@ -813,14 +818,17 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
 
     @admin.action(description=_("Check in"), permissions=["change"])
     def check_in_selected(self, request, queryset: QuerySet[Registration]):
-        checked_in = already = not_confirmed = 0
+        checked_in = already = not_confirmed = event_cancelled = 0
         for registration_id in queryset.values_list("pk", flat=True):
             try:
                 registration, newly = services.check_in(
                     registration_id=registration_id, checked_in_by=request.user
                 )
-            except services.RegistrationError:
-                not_confirmed += 1
+            except services.RegistrationError as refusal:
+                if refusal.code == "event_cancelled":
+                    event_cancelled += 1
+                else:
+                    not_confirmed += 1
                 continue
             if newly:
                 checked_in += 1
@@ -854,6 +862,15 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                         "%(count)d registration is not confirmed and was not checked in.",
                         "%(count)d registrations are not confirmed and were not checked in.",
                         not_confirmed,
+                    ),
+                ),
+                _counted(
+                    event_cancelled,
+                    ngettext(
+                        "%(count)d registration is for a cancelled event and was not checked in.",
+                        "%(count)d registrations are for a cancelled event and were not checked "
+                        "in.",
+                        event_cancelled,
                     ),
                 ),
             ],
@@ -971,14 +988,24 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
 
     @admin.action(description=_("Resend the confirmation e-mail"), permissions=["change"])
     def resend_confirmation(self, request, queryset: QuerySet[Registration]):
-        sent = not_confirmed = 0
+        sent = not_confirmed = event_cancelled = 0
         # What the row, the outbox and the history entry ("name – event") read, in one query.
         rows = queryset.select_related("event").only(
-            "pk", "email", "language", "status", "first_name", "last_name", "event__title"
+            "pk",
+            "email",
+            "language",
+            "status",
+            "first_name",
+            "last_name",
+            "event__title",
+            "event__status",
         )
         for registration in rows:
             if registration.status != Registration.Status.CONFIRMED:
                 not_confirmed += 1
+                continue
+            if not services.has_valid_ticket(registration=registration):
+                event_cancelled += 1  # a ticket the organisers have cancelled
                 continue
             with transaction.atomic():
                 notifications.queue_confirmation_again(registration=registration)
@@ -1003,6 +1030,14 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                         "%(count)d registration is not confirmed; nothing was sent.",
                         "%(count)d registrations are not confirmed; nothing was sent.",
                         not_confirmed,
+                    ),
+                ),
+                _counted(
+                    event_cancelled,
+                    ngettext(
+                        "%(count)d registration is for a cancelled event; nothing was sent.",
+                        "%(count)d registrations are for a cancelled event; nothing was sent.",
+                        event_cancelled,
                     ),
                 ),
             ],

@@ -68,6 +68,16 @@ def _require_status(registration: Registration, *statuses: str, message: str) ->
         raise MessageNotNeeded(f"{message} (registration is {registration.status}).")
 
 
+def _require_a_valid_ticket(registration: Registration) -> None:
+    """A message carrying a ticket goes out only while the ticket admits its holder: never
+    after the organisers cancelled the event (whoever queued it, a resend included)."""
+    if not services.has_valid_ticket(registration=registration):
+        raise MessageNotNeeded(
+            f"No ticket to send (registration {registration.status}, "
+            f"event {registration.event.status})."
+        )
+
+
 def _programme_time(item, *, first_day, every_day_named: bool) -> str:
     """The time of a programme item, "09:00–09:45", with the day in front ("Fri 13 Mar
     09:00–09:45") for an event of several days or an item on another day than the first, as
@@ -165,6 +175,7 @@ def render_confirmation(email: OutgoingEmail, registration: Registration):
     _require_status(
         registration, Registration.Status.CONFIRMED, message="No confirmation without a seat"
     )
+    _require_a_valid_ticket(registration)
     subject = _("Registration confirmed: %(event)s") % {"event": registration.event.title}
     return _compose(
         template="confirmation",
@@ -192,6 +203,7 @@ def render_promoted(email: OutgoingEmail, registration: Registration):
     _require_status(
         registration, Registration.Status.CONFIRMED, message="The promotion no longer holds"
     )
+    _require_a_valid_ticket(registration)
     subject = _("A place is free for you: %(event)s") % {"event": registration.event.title}
     return _compose(
         template="promoted",
@@ -205,8 +217,17 @@ def render_promoted(email: OutgoingEmail, registration: Registration):
 def render_cancelled(email: OutgoingEmail, registration: Registration):
     # A person who registers again after cancelling still gets this: it is about the
     # registration they cancelled, which stays cancelled.
-    subject = _("Registration cancelled: %(event)s") % {"event": registration.event.title}
-    return _compose(template="cancelled", subject=subject, context=_base_context(registration))
+    # Someone who leaves the waiting list never had a seat, nor a ticket to lose.
+    had_a_seat = registration.confirmed_at is not None
+    if had_a_seat:
+        subject = _("Registration cancelled: %(event)s") % {"event": registration.event.title}
+    else:
+        subject = _("You left the waiting list: %(event)s") % {"event": registration.event.title}
+    return _compose(
+        template="cancelled",
+        subject=subject,
+        context={**_base_context(registration), "had_a_seat": had_a_seat},
+    )
 
 
 @_in_language

@@ -68,7 +68,8 @@ class RegistrationError(Exception):
     after the registration window), "full" (full, no waiting list), "cancellation_closed"
     (past the cancellation deadline), "already_cancelled", "not_waitlisted", "not_confirmed",
     "billing_required", "capacity_below_confirmed", "details_closed" (needs or billing
-    details changed after the event).
+    details changed after the event), "event_cancelled" (checking in a ticket of an event
+    the organisers cancelled).
     """
 
     def __init__(self, code: str, message: str | None = None):
@@ -90,6 +91,7 @@ def _default_message(code: str) -> str:
         "closed": _("Registration for this event is closed."),
         "not_yet_open": _("Registration for this event has not opened yet."),
         "over": _("This event is over."),
+        "event_cancelled": _("The event is cancelled: this ticket is not valid."),
         "full": _("This event is full."),
         "cancellation_closed": _(
             "The cancellation deadline has passed; please contact the organisers."
@@ -839,7 +841,7 @@ def check_in(
     call (or two at once) returns (registration, False) unchanged; only a valid ticket
     (`has_valid_ticket`) is checked in.
     Raises RegistrationError: "not_confirmed" for a wait-listed or cancelled registration,
-    "not_open" when the event is cancelled.
+    "event_cancelled" when the organisers cancelled the event.
     """
     registration = (
         Registration.objects.select_for_update(no_key=True, of=("self",))
@@ -849,7 +851,7 @@ def check_in(
     if registration.status != Registration.Status.CONFIRMED:
         raise RegistrationError("not_confirmed")
     if not has_valid_ticket(registration=registration):
-        raise RegistrationError("not_open")
+        raise RegistrationError("event_cancelled")
     if registration.checked_in_at is not None:
         return registration, False
     registration.checked_in_at = now or timezone.now()

@@ -998,3 +998,49 @@ def test_without_the_box_a_full_event_waitlists_the_guest(client, staff):
     assert Registration.objects.get(email="ingrid@med.lu.se").status == "waitlisted"
     event.refresh_from_db()
     assert event.capacity == 1
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ("resend_confirmation", "1 registration is for a cancelled event; nothing was sent."),
+        ("check_in_selected", "1 registration is for a cancelled event and was not checked in."),
+    ],
+)
+def test_actions_on_a_cancelled_event_s_tickets_say_why_nothing_happened(
+    client, staff, action, message
+):
+    from events.models import Event
+
+    event = EventFactory()
+    registration = guest(event, "ada@example.org")
+    Event.objects.filter(pk=event.pk).update(status=Event.Status.CANCELLED)
+    rows_before = OutgoingEmail.objects.count()
+
+    response = run_action(client, action, [registration])
+
+    assert message_texts(response) == [message]
+    assert OutgoingEmail.objects.count() == rows_before
+    registration.refresh_from_db()
+    assert registration.checked_in_at is None
+
+
+def test_a_registration_whose_price_staff_set_says_which_reason_applies(client, staff):
+    event = EventFactory()
+    client.post(
+        ADD,
+        guest_form(
+            event,
+            email="ingrid@example.org",
+            price_from="set",
+            category=AdmissionCategory.MEMBER,
+            price="0",
+            price_reason="Invited speaker",
+        ),
+    )
+    registration = Registration.objects.get()
+
+    page = client.get(change_url(registration)).content.decode()
+
+    assert "Replaced by the override below. The address gave: Standard price" in page
+    assert "Invited speaker" in page

@@ -205,7 +205,10 @@ def test_a_ticket_of_a_cancelled_event_is_not_checked_in(client, registration):
 
     assert "The event is cancelled: this ticket is not valid." in page.content.decode()
     assert ">Check in</button>" not in page.content.decode()
-    assert "This event is not open for registration." in response.content.decode()
+    assert [str(m) for m in response.context["messages"]] == [
+        "The event is cancelled: this ticket is not valid."
+    ]
+    assert "badge-ok" not in page.content.decode()  # no green "Confirmed" beside it
     registration.refresh_from_db()
     assert registration.checked_in_at is None
 

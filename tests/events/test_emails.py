@@ -131,7 +131,8 @@ def test_a_fee_s_billing_details_are_in_the_e_mail_to_check(event, kind):
     ) in message.body
     html = message.alternatives[0].content
     assert "Acme Biotech AB<br>Scheelevägen 2<br>223 81 Lund" in html
-    assert "reply to this e-mail" in html
+    assert "You can correct them on your registration page." in html
+    assert "You can correct them on your registration page." in message.body
 
 
 def test_a_free_place_s_e_mail_has_no_billing_block(event):
@@ -446,3 +447,43 @@ def test_the_programme_of_a_one_day_event_gives_times_only(event):
     body = render(notifications.queue_confirmation(registration=registration)).body
     assert "09:00–09:45" in body
     assert "Fri 15 Mar 09:00" not in body
+
+
+@pytest.mark.parametrize(
+    ("confirmed_at", "subject", "says"),
+    [
+        (datetime.datetime(2030, 1, 2, tzinfo=COPENHAGEN), "Registration cancelled", "ticket"),
+        (None, "You left the waiting list", "You have left the waiting list for"),
+    ],
+    ids=["had a seat", "was waiting"],
+)
+def test_the_cancellation_says_what_was_given_up(event, confirmed_at, subject, says):
+    registration = confirmed(
+        event,
+        status=Registration.Status.CANCELLED,
+        confirmed_at=confirmed_at,
+        cancelled_at=timezone.now(),
+    )
+
+    message = render(notifications.queue_cancelled(registration=registration))
+
+    assert message.subject.startswith(subject)
+    assert says in message.body
+    if confirmed_at is None:
+        assert "ticket" not in message.body
+
+
+@pytest.mark.parametrize(
+    ("queue", "event_status"),
+    [
+        (notifications.queue_confirmation_again, Event.Status.CANCELLED),
+        (notifications.queue_promoted, Event.Status.CANCELLED),
+    ],
+)
+def test_no_ticket_goes_out_for_an_event_the_organisers_cancelled(event, queue, event_status):
+    registration = confirmed(event)
+    Event.objects.filter(pk=event.pk).update(status=event_status)
+    row = queue(registration=registration)
+
+    with pytest.raises(MessageNotNeeded):
+        render(row)
