@@ -780,6 +780,8 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
             except services.RegistrationError as error:
                 field = "billing_organisation" if error.code == "billing_required" else None
                 form.add_error(field, error.message)
+            except ValueError as error:  # an address whose domain has no usable form
+                form.add_error("email", str(error))
             else:
                 registration = outcome.registration
                 if outcome.created:
@@ -1082,6 +1084,10 @@ class ChangeRefused(Exception):
 
 
 class EventAdminForm(forms.ModelForm):
+    # The status as the page showed it: saving a page opened before a colleague cancelled the
+    # event must not quietly publish it again.
+    status_shown = forms.CharField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = Event
         # Titles such as "Lab tour: the imaging facility at Medicon Village" and one-line
@@ -1119,6 +1125,25 @@ class EventAdminForm(forms.ModelForm):
                 "again gives places freed meanwhile to the waiting list first."
             ),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["status_shown"].initial = self.instance.status
+
+    def clean(self):
+        cleaned = super().clean()
+        shown = cleaned.get("status_shown")
+        if self.instance.pk and shown and shown != self.instance.status:
+            self.add_error(
+                "status",
+                _(
+                    "Someone changed the status to “%(status)s” while this page was open. "
+                    "Check the event and save again."
+                )
+                % {"status": self.instance.get_status_display()},
+            )
+        return cleaned
 
     def clean_capacity(self):
         capacity = self.cleaned_data.get("capacity")
@@ -1189,6 +1214,7 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
                     "slug",
                     "network",
                     "status",
+                    "status_shown",
                     "summary",
                     "description",
                     "content_language",

@@ -19,7 +19,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from outbox.models import OutgoingEmail
-from outbox.services import queue_email
+from outbox.services import queue_email, requeue_email
 
 from .models import Event, Registration
 
@@ -114,12 +114,22 @@ def queue_reminder(*, registration: Registration) -> OutgoingEmail | None:
 
 
 def queue_event_cancelled(*, registration: Registration) -> OutgoingEmail | None:
-    """The notice that the organisers cancelled the event; at most one per registration."""
-    return _queue(
-        kind=EVENT_CANCELLED,
-        registration=registration,
-        dedup_key=_dedup_key(registration, "event-cancelled"),
-    )
+    """The notice that the organisers cancelled the event; at most one sent per registration.
+
+    A notice skipped because the event was restored before it went out is queued again when
+    the event is cancelled again: otherwise its key would keep the person from ever hearing.
+    Returns the row written or queued again, or None when the notice was already sent (or is
+    on its way)."""
+    dedup_key = _dedup_key(registration, "event-cancelled")
+    email = _queue(kind=EVENT_CANCELLED, registration=registration, dedup_key=dedup_key)
+    if email is not None:
+        return email
+    skipped = OutgoingEmail.objects.filter(
+        dedup_key=dedup_key, status=OutgoingEmail.Status.SKIPPED
+    ).first()
+    if skipped is not None and requeue_email(email_id=skipped.pk):
+        return skipped
+    return None
 
 
 @transaction.atomic

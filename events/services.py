@@ -28,7 +28,9 @@ from django.utils.translation import gettext as _
 
 from members.affiliation import (
     Affiliation,
+    InvalidDomain,
     affiliation_for_address,
+    normalise_address,
     resolve_verified_affiliations,
     verified_addresses,
 )
@@ -224,6 +226,11 @@ def register_guest(
     local, _at, domain = email.rpartition("@")
     if not local or not domain:
         raise ValueError(_("Enter a valid e-mail address."))
+    try:
+        # The spelling accounts keep, so the person's account finds the registration.
+        email = normalise_address(email)
+    except InvalidDomain:
+        raise ValueError(_("Enter a valid e-mail address.")) from None
     if price_set_by_staff is not None:
         _check_override(
             category=price_set_by_staff.category,
@@ -388,10 +395,16 @@ def has_valid_ticket(*, registration: Registration) -> bool:
 def cancellation_closes_at(*, registration: Registration) -> datetime.datetime:
     """Until when the attendee may cancel: a seat until the event's cancellation deadline
     (which protects the organisers' planning); a place on the waiting list, which holds no
-    seat, until the event starts, so nobody is promoted into a place they cannot give back."""
-    if registration.status == Registration.Status.WAITLISTED:
-        return registration.event.starts_at
-    return registration.event.cancellation_closes_at
+    seat, and a seat given after the deadline (a promotion), until the event starts or the
+    deadline, whichever is later, so nobody is promoted into a place they cannot give back."""
+    event = registration.event
+    deadline = event.cancellation_closes_at
+    given_after_the_deadline = (
+        registration.confirmed_at is not None and registration.confirmed_at > deadline
+    )
+    if registration.status == Registration.Status.WAITLISTED or given_after_the_deadline:
+        return max(deadline, event.starts_at)
+    return deadline
 
 
 def can_cancel(*, registration: Registration, now: datetime.datetime) -> bool:
@@ -754,7 +767,8 @@ def change_event_status(
     promoted, notified = [], 0
     if status == Event.Status.PUBLISHED:
         promoted = _fill_free_seats(event, now or timezone.now())
-    elif status == Event.Status.CANCELLED:
+    elif status == Event.Status.CANCELLED and event.ends_at > (now or timezone.now()):
+        # An event that is over is cancelled only for the record: nobody is told.
         for registration in Registration.objects.filter(event=event).active().order_by("id"):
             if notifications.queue_event_cancelled(registration=registration) is not None:
                 notified += 1
@@ -767,9 +781,10 @@ def change_event_status(
 
 def details_still_editable(*, registration: Registration, now: datetime.datetime) -> bool:
     """Whether the registrant may still change their needs and billing details: while the
-    registration is active and the event has not ended. (Consent to the participant list can
-    be withdrawn or given as long as the registration is active, event over or not.)"""
-    return registration.is_active and now < registration.event.ends_at
+    registration is active and the event is on and has not ended. (Consent to the
+    participant list can be withdrawn or given as long as the registration is active.)"""
+    event = registration.event
+    return registration.is_active and event.status == Event.Status.PUBLISHED and now < event.ends_at
 
 
 @transaction.atomic

@@ -1,7 +1,7 @@
 """Pages for MVA staff outside the admin: check-in at the door.
 
 The ticket's QR code opens the check-in page. Only people allowed to change registrations
-(the "Event staff" group) see who the ticket belongs to; anyone else sees a page with no
+(staff in the "Event staff" group) see who the ticket belongs to; anyone else sees a page with no
 personal data at all, whether or not the ticket exists.
 """
 
@@ -45,7 +45,8 @@ def check_in(request, ticket_code: str):
         return render(
             request, "events/check_in.html", {"state": "anonymous", "login_url": login_url}
         )
-    if not request.user.has_perm(CHECK_IN_PERMISSION):
+    # Staff status as well as the permission, as for the admin (and its two-factor rule).
+    if not (request.user.is_staff and request.user.has_perm(CHECK_IN_PERMISSION)):
         # An attendee who scans their own ticket is shown the way to it, nothing more.
         own = Registration.objects.filter(ticket_code=ticket_code, user=request.user).first()
         return render(

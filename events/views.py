@@ -237,7 +237,8 @@ def register(request, slug):
         affiliations = verified_affiliations(user=request.user)
     decision = decide_admission(event=event, affiliations=affiliations)
     fee_due = decision.price > 0
-    state = services.registration_state(event=event, now=timezone.now())
+    now = timezone.now()
+    state = services.registration_state(event=event, now=now)
     error = None
     error_code = None
     status = 200
@@ -278,6 +279,12 @@ def register(request, slug):
             "form": form,
             "decision": decision,
             "fee_text": format_price(amount=decision.price, currency=decision.currency),
+            # Until when a seat taken now could be given back (the rule of a real one).
+            "cancel_until": services.cancellation_closes_at(
+                registration=Registration(
+                    event=event, status=Registration.Status.CONFIRMED, confirmed_at=now
+                )
+            ),
             "state": state,
             "error": error,
             "show_form": (error_code is None and state in {"open", "waiting_list"})

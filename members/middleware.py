@@ -57,16 +57,18 @@ def _is_unreadable(request) -> bool:
     for key, values in request.GET.lists():
         if "\x00" in key or any("\x00" in value for value in values):
             return True
-    # Django refuses to read a form posted in another charset than UTF-8 (BadRequest), and
-    # its 400 page, which checks the CSRF token, reads the form again: an error page of its
-    # own (500). Refused here, before anything reads the form.
+    # Django refuses to read a form whose declared charset it knows and which is not spelt
+    # "utf-8" (BadRequest; "UTF8" included), and its 400 page, which checks the CSRF token,
+    # reads the form again: an error page of its own (500). The same rule, applied here
+    # before anything reads the form; a charset nobody knows is refused too.
     if request.method == "POST" and request.content_type == FORM_CONTENT_TYPE:
         charset = request.content_params.get("charset")
         if charset:
             try:
-                return codecs.lookup(charset).name != "utf-8"
+                codecs.lookup(charset)
             except LookupError:
                 return True
+            return charset.lower() != "utf-8"
     return False
 
 

@@ -1044,3 +1044,27 @@ def test_a_registration_whose_price_staff_set_says_which_reason_applies(client, 
 
     assert "Replaced by the override below. The address gave: Standard price" in page
     assert "Invited speaker" in page
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("ingrid@xn--bcher-kva.example", "ingrid@bücher.example"), ("ingrid@LU.SE", "ingrid@lu.se")],
+)
+def test_a_guest_s_address_is_kept_in_the_spelling_accounts_keep(client, staff, typed, stored):
+    person = UserFactory(email="ingrid.private@example.org")
+    add_email(person, stored)
+
+    client.post(ADD, guest_form(EventFactory(), email=typed, without_billing="on"))
+
+    registration = Registration.objects.get()
+    assert registration.email == stored
+    assert registration.user == person  # found by the account that holds it
+
+
+def test_a_guest_address_with_an_unusable_domain_is_a_field_error(client, staff):
+    response = client.post(
+        ADD, guest_form(EventFactory(), email="ingrid@straße.de", without_billing="on")
+    )
+    assert response.status_code == 200
+    assert "email" in response.context["form"].errors
+    assert not Registration.objects.exists()

@@ -102,8 +102,8 @@ def test_event_staff_see_the_attendee_status_and_needs(client, registration):
     assert 'type="submit"' in content and "Check in" in content
 
 
-def test_a_user_with_just_the_change_permission_may_check_in(client, registration):
-    user = UserFactory()
+def test_staff_with_just_the_change_permission_may_check_in(client, registration):
+    user = UserFactory(is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="change_registration"))
     client.force_login(user)
     assert client.get(url(registration)).status_code == 200
@@ -255,3 +255,15 @@ def test_check_in_needs_two_factor_when_the_back_office_does(
 def test_malformed_ticket_codes_are_404(client, code, suffix):
     client.force_login(event_staff_user())
     assert client.get(f"/registrations/{code}/{suffix}").status_code == 404
+
+
+def test_the_permission_without_staff_status_shows_nothing(client, registration):
+    person = UserFactory(is_staff=False)
+    person.user_permissions.add(Permission.objects.get(codename="change_registration"))
+    client.force_login(person)
+
+    response = client.get(url(registration))
+
+    assert response.status_code == 403
+    for text in PERSONAL:
+        assert text not in response.content.decode()

@@ -204,3 +204,77 @@ def test_cancelling_in_the_admin_tells_the_attendees_and_says_how_many(client, s
     assert event_cancelled_rows(event).count() == 2
     event.refresh_from_db()
     assert event.status == Event.Status.CANCELLED
+
+
+def test_a_notice_skipped_because_the_event_was_restored_goes_out_when_it_is_cancelled_again():
+    from outbox.services import send_queued_email
+
+    event = free_event()
+    register(event)
+    services.change_event_status(event_id=event.pk, status=Event.Status.CANCELLED)
+    services.change_event_status(event_id=event.pk, status=Event.Status.PUBLISHED)
+    row = event_cancelled_rows(event).get()
+    send_queued_email(email_id=row.pk)  # the worker finds the event on again
+    row.refresh_from_db()
+    assert row.status == OutgoingEmail.Status.SKIPPED
+
+    change = services.change_event_status(event_id=event.pk, status=Event.Status.CANCELLED)
+
+    assert change.notified == 1
+    row.refresh_from_db()
+    assert row.status == OutgoingEmail.Status.QUEUED
+    assert event_cancelled_rows(event).count() == 1
+
+
+def test_a_page_opened_before_a_colleague_cancelled_cannot_quietly_publish_again(
+    client, staff_user
+):
+    event = free_event()
+    register(event)
+    client.force_login(staff_user)
+    url = reverse("admin:events_event_change", args=[event.pk])
+    data = admin_form_data(client.get(url))  # opened while published
+    services.change_event_status(event_id=event.pk, status=Event.Status.CANCELLED)  # a colleague
+    data["title"] = "Fixed a typo"
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert "Someone changed the status to “Cancelled” while this page was open." in (
+        response.content.decode()
+    )
+    event.refresh_from_db()
+    assert event.status == Event.Status.CANCELLED
+    assert event.title != "Fixed a typo"
+
+    # Reloaded, the same change saves.
+    data = admin_form_data(client.get(url))
+    data["title"] = "Fixed a typo"
+    assert client.post(url, data).status_code == 302
+    event.refresh_from_db()
+    assert (event.status, event.title) == (Event.Status.CANCELLED, "Fixed a typo")
+
+
+def test_cancelling_an_event_that_is_over_tells_nobody():
+    now = timezone.now()
+    event = free_event(
+        starts_at=now - 48 * HOUR,
+        ends_at=now - 40 * HOUR,
+        registration_opens_at=now - 100 * HOUR,
+        registration_closes_at=now - 50 * HOUR,
+        cancellation_deadline=now - 50 * HOUR,
+    )
+    RegistrationFactory(event=event)
+
+    change = services.change_event_status(event_id=event.pk, status=Event.Status.CANCELLED)
+
+    assert change.notified == 0
+    assert not event_cancelled_rows(event).exists()
+
+
+def test_details_of_a_cancelled_event_are_no_longer_editable():
+    registration = RegistrationFactory(event=free_event())
+    Event.objects.filter(pk=registration.event_id).update(status=Event.Status.CANCELLED)
+    registration.refresh_from_db()
+
+    assert services.details_still_editable(registration=registration, now=timezone.now()) is False

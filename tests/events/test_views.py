@@ -916,7 +916,9 @@ def test_cancel_asks_for_confirmation_then_cancels_and_promotes(client, user):
 
 def test_cancel_after_the_deadline_shows_a_note_instead_of_the_button(client, user):
     event = EventFactory(cancellation_deadline=timezone.now() - datetime.timedelta(hours=1))
-    registration = RegistrationFactory(event=event, user=user)
+    registration = RegistrationFactory(
+        event=event, user=user, confirmed_at=timezone.now() - 20 * DAY
+    )
     client.force_login(user)
     cancel_url = reverse("events:cancel_registration", args=[registration.ticket_code])
 
@@ -1215,7 +1217,7 @@ def test_after_the_cancellation_deadline_the_page_says_whom_to_write_to(client, 
     event = EventFactory(
         starts_at=now + DAY, registration_closes_at=now - DAY, cancellation_deadline=now - DAY
     )
-    registration = RegistrationFactory(event=event)
+    registration = RegistrationFactory(event=event, confirmed_at=now - 20 * DAY)
     client.force_login(registration.user)
 
     for name in ("events:registration", "events:cancel_registration"):
@@ -1268,7 +1270,7 @@ def test_who_may_cancel_after_the_cancellation_deadline(status, starts_in, allow
         registration_closes_at=now - 2 * DAY,
         cancellation_deadline=now - 2 * DAY,
     )
-    registration = RegistrationFactory(event=event, status=status)
+    registration = RegistrationFactory(event=event, status=status, confirmed_at=now - 20 * DAY)
 
     assert services.can_cancel(registration=registration, now=now) is allowed
 
@@ -1447,3 +1449,31 @@ def test_the_form_says_what_registering_commits_to_when_a_fee_is_due(client, out
     assert "By registering you accept the fee of 1,200 DKK, invoiced to the organisation" in paying
     assert "You can cancel until" in paying
     assert "By registering you accept" not in free
+
+
+@pytest.mark.parametrize(
+    ("status", "confirmed", "deadline", "closes"),
+    [
+        # (status, confirmed hours before the start, deadline hours before, closes hours before)
+        ("confirmed", 100, 48, 48),  # a seat: the deadline
+        ("confirmed", 24, 48, 0),  # promoted after the deadline: until the start
+        ("waitlisted", None, 48, 0),  # waiting: until the start
+        ("waitlisted", None, -24, -24),  # a deadline after the start (several days): that
+    ],
+)
+def test_until_when_one_may_cancel(status, confirmed, deadline, closes):
+    starts = timezone.now() + 10 * DAY
+    hours = datetime.timedelta(hours=1)
+    event = EventFactory(
+        starts_at=starts,
+        ends_at=starts + 3 * DAY,
+        registration_closes_at=starts - 50 * hours,
+        cancellation_deadline=starts - deadline * hours,
+    )
+    registration = RegistrationFactory(
+        event=event,
+        status=status,
+        confirmed_at=starts - confirmed * hours if confirmed is not None else None,
+    )
+
+    assert services.cancellation_closes_at(registration=registration) == starts - closes * hours

@@ -137,3 +137,52 @@ def test_normalise_address_refuses_what_has_no_usable_domain(address):
 
 def test_normalise_address_splits_at_the_last_at_sign():
     assert normalise_address('"a@b"@LU.se') == '"a@b"@lu.se'
+
+
+# --- Addresses stored before normalisation -------------------------------------------------
+
+
+def test_the_migration_gives_old_addresses_their_canonical_spelling(db):
+    import importlib
+
+    from allauth.account.models import EmailAddress
+    from django.apps import apps
+
+    from tests.factories import UserFactory
+
+    migration = importlib.import_module("members.migrations.0005_one_spelling_per_mailbox")
+    old = UserFactory(email="user@xn--bcher-kva.example")
+    plain = UserFactory(email="anna@lu.se")
+    # Two accounts already hold one mailbox: left for staff, not merged or broken.
+    twin_a = UserFactory(email="bo@xn--bcher-kva.example")
+    twin_b = UserFactory(email="bo@bücher.example")
+
+    migration.give_every_address_its_canonical_spelling(apps, None)
+
+    old.refresh_from_db()
+    plain.refresh_from_db()
+    twin_a.refresh_from_db()
+    twin_b.refresh_from_db()
+    assert old.email == "user@bücher.example"
+    assert list(EmailAddress.objects.filter(user=old).values_list("email", flat=True)) == [
+        "user@bücher.example"
+    ]
+    assert plain.email == "anna@lu.se"
+    assert {twin_a.email, twin_b.email} == {"bo@xn--bcher-kva.example", "bo@bücher.example"}
+
+
+def test_after_the_migration_the_other_spelling_cannot_sign_up_again(client, db):
+    import importlib
+
+    from django.apps import apps
+
+    from members.models import User
+    from tests.factories import UserFactory, signup_data
+
+    migration = importlib.import_module("members.migrations.0005_one_spelling_per_mailbox")
+    UserFactory(email="user@xn--bcher-kva.example")
+    migration.give_every_address_its_canonical_spelling(apps, None)
+
+    client.post("/accounts/signup/", signup_data(email="user@bücher.example"))
+
+    assert User.objects.filter(email__iexact="user@bücher.example").count() == 1
