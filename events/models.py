@@ -439,15 +439,17 @@ class Registration(models.Model):
 
     # Special-category data (GDPR Art. 9): shown only to staff who need it, erased after the
     # event (see events.services.erase_special_category_data).
-    dietary_needs = models.TextField(_("dietary needs"), blank=True)
-    accessibility_needs = models.TextField(_("accessibility needs"), blank=True)
+    # The lengths bind every form (the public one, the attendee's own, the admin's), so what
+    # one form saved another can always show and save again.
+    dietary_needs = models.TextField(_("dietary needs"), blank=True, max_length=500)
+    accessibility_needs = models.TextField(_("accessibility needs"), blank=True, max_length=500)
     special_needs_erased_at = models.DateTimeField(
         _("needs erased at"), null=True, blank=True, editable=False
     )
     listed_as_participant = models.BooleanField(_("appear on the participant list"), default=False)
 
     billing_organisation = models.CharField(_("organisation"), max_length=200, blank=True)
-    billing_address = models.TextField(_("billing address"), blank=True)
+    billing_address = models.TextField(_("billing address"), blank=True, max_length=1000)
     billing_vat_number = models.CharField(
         _("VAT number"), max_length=30, blank=True, validators=[validate_vat_number]
     )

@@ -1068,3 +1068,15 @@ def test_a_guest_address_with_an_unusable_domain_is_a_field_error(client, staff)
     assert response.status_code == 200
     assert "email" in response.context["form"].errors
     assert not Registration.objects.exists()
+
+
+@pytest.mark.parametrize(("field", "limit"), [("dietary_needs", 500), ("billing_address", 1000)])
+def test_the_admin_keeps_the_lengths_the_attendee_s_forms_keep(client, staff, field, limit):
+    registration = guest(EventFactory(), "bo@example.com")
+    data = admin_form_data(client.get(change_url(registration)))
+    data[field] = "x" * (limit + 1)
+
+    response = client.post(change_url(registration), data)
+
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
