@@ -249,19 +249,19 @@ PAGE_PHRASES = {
     },
     "registration form": {
         "en": [
-            "Register for Annual meeting",
+            'Register for <span lang="en">Annual meeting</span>',
             "Dietary and accessibility needs (optional)",
             "Standard price: none of your verified addresses belongs to a member.",
             ">Dietary needs<",
         ],
         "sv": [
-            "Anmäl dig till Annual meeting",
+            'Anmäl dig till <span lang="en">Annual meeting</span>',
             "Kost- och tillgänglighetsbehov (valfritt)",
             "Ordinarie pris: ingen av dina verifierade adresser tillhör en medlem.",
             ">Kostbehov<",
         ],
         "da": [
-            "Tilmeld dig Annual meeting",
+            'Tilmeld dig <span lang="en">Annual meeting</span>',
             "Kosthensyn og tilgængelighedsbehov (valgfrit)",
             "Normalpris: ingen af dine bekræftede adresser tilhører et medlem.",
             ">Kosthensyn<",

@@ -1477,3 +1477,20 @@ def test_until_when_one_may_cancel(status, confirmed, deadline, closes):
     )
 
     assert services.cancellation_closes_at(registration=registration) == starts - closes * hours
+
+
+def test_the_title_is_marked_with_its_language_on_every_registration_page(in_language):
+    event = EventFactory(title="Annual meeting", content_language="en")
+    client = in_language("sv")
+    registration = RegistrationFactory(event=event)
+    client.force_login(registration.user)
+    marked = '<span lang="en">Annual meeting</span>'
+
+    for url in (
+        registration.get_absolute_url(),
+        reverse("events:change_details", args=[registration.ticket_code]),
+        reverse("events:cancel_registration", args=[registration.ticket_code]),
+        reverse("events:my_registrations"),
+        reverse("events:participants", args=[event.slug]),
+    ):
+        assert marked in client.get(url).content.decode(), url
