@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "members.middleware.StaffTwoFactorMiddleware",
     "members.middleware.RejectUnreadableRequestsMiddleware",
+    "members.middleware.AdminBadInputMiddleware",
 ]
 
 ROOT_URLCONF = "mva.urls"

@@ -63,3 +63,34 @@ def test_a_bad_host_gets_the_site_s_400_page():
     response = Client(raise_request_exception=False).get("/", HTTP_HOST="evil.example")
     assert response.status_code == 400
     assert "We could not read that request" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("get", "/admin/events/registration/?email__regex=(", None),
+        ("get", "/admin/members/user/?email__regex=(", None),
+        ("get", "/admin/outbox/outgoingemail/?recipient__regex=[", None),
+        (
+            "post",
+            "/admin/events/registration/",
+            {"action": "check_in_selected", "_selected_action": ["abc"]},
+        ),
+        (
+            "post",
+            "/admin/members/institution/",
+            {"action": "export_admin_action", "_selected_action": ["1x"]},
+        ),
+    ],
+)
+def test_admin_input_the_database_refuses_is_a_400(method, path, data):
+    from tests.factories import UserFactory
+
+    client = Client(raise_request_exception=False)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    response = getattr(client, method)(path, data) if data else getattr(client, method)(path)
+
+    assert response.status_code == 400
+    assert "We could not read that request" in response.content.decode()
