@@ -96,6 +96,13 @@ class AccountAdapter(DefaultAccountAdapter):
     """Sends allauth's mails (verification, password reset, …) through the outbox, so a
     broker or mail-server outage delays them instead of losing them."""
 
+    def send_confirmation_mail(self, request, emailconfirmation, signup):
+        # allauth skips this, silently, when a link went out a few minutes ago; the e-mail
+        # page (members.views.email_addresses) says so when it was not called.
+        if request is not None:
+            request.confirmation_mail_sent = True
+        return super().send_confirmation_mail(request, emailconfirmation, signup)
+
     def send_mail(self, template_prefix, email, context):
         # allauth's own send_mail, which this replaces, is where `current_site`, `email` and
         # `request` enter the context; without them its templates greet "Hello from !".

@@ -1,6 +1,9 @@
+from allauth.account import views as allauth_views
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from .affiliation import affiliations_by_address
@@ -41,3 +44,24 @@ def affiliation(request):
             "has_institutional_address": any(address.counts for address in addresses),
         },
     )
+
+
+def email_addresses(request, *args, **kwargs):
+    """allauth's e-mail page, which says so when it did not send the confirmation link it was
+    asked for (allauth sends one only every few minutes, the earlier link still working)."""
+    response = allauth_views.email(request, *args, **kwargs)
+    asked = request.method == "POST" and "action_send" in request.POST
+    if (
+        asked
+        and response.status_code == 302
+        and not getattr(request, "confirmation_mail_sent", False)
+    ):
+        messages.info(
+            request,
+            _(
+                "A confirmation link went to %(email)s a few minutes ago and still works; "
+                "another can be sent shortly."
+            )
+            % {"email": request.POST.get("email", "")},
+        )
+    return response

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from events import privacy_views
+from members import views as members_views
 
 # The admin signs in through allauth's rate-limited log-in, not Django's unprotected form.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -20,6 +21,8 @@ urlpatterns = [
         name="admin_password_change",
     ),
     path("admin/", admin.site.urls),
+    # allauth's e-mail page, saying when it skipped sending a link (members.views).
+    path("accounts/email/", members_views.email_addresses, name="account_email"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("privacy/", privacy_views.privacy_notice, name="privacy"),

@@ -219,3 +219,27 @@ def test_making_an_address_primary_acts_on_that_address(client, institutions):
     client.post(reverse("account_email"), {"email": "anna@lu.se", "action_primary": ""})
 
     assert EmailAddress.objects.get(user=user, primary=True).email == "anna@lu.se"
+
+
+def test_asking_again_too_soon_says_the_earlier_link_still_works(client, institutions):
+    from django.contrib.messages import get_messages
+
+    from outbox.models import OutgoingEmail
+
+    user = UserFactory(email="anna@gmail.com")
+    add_email(user, "anna@cbs.dk", verified=False)
+    client.force_login(user)
+    ask = {"email": "anna@cbs.dk", "action_send": ""}
+
+    first = client.post(reverse("account_email"), ask)
+    second = client.post(reverse("account_email"), ask)
+
+    first_texts = [str(m) for m in get_messages(first.wsgi_request)]
+    second_texts = [str(m) for m in get_messages(second.wsgi_request)]
+    assert any("anna@cbs.dk" in text and "sent" in text for text in first_texts)
+    assert not any("a few minutes ago" in text for text in first_texts)
+    assert second_texts[-1] == (
+        "A confirmation link went to anna@cbs.dk a few minutes ago and still works; "
+        "another can be sent shortly."
+    )
+    assert OutgoingEmail.objects.filter(recipient="anna@cbs.dk").count() == 1
