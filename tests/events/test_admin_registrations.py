@@ -639,6 +639,18 @@ def guest_form(chosen_event, **changes):
     }
 
 
+def invited_speaker_form(event):
+    """A guest from a non-member address whom staff let in free as an invited speaker."""
+    return guest_form(
+        event,
+        email="ingrid@example.org",
+        price_from="set",
+        category=AdmissionCategory.MEMBER,
+        price="0",
+        price_reason="Invited speaker",
+    )
+
+
 def test_the_add_form_preselects_the_event(client, staff):
     event = EventFactory()
     response = client.get(ADD, {"event": event.pk})
@@ -760,14 +772,7 @@ def test_an_invited_speaker_is_told_the_price_staff_set_not_the_address_s(client
     event = EventFactory()
     response = client.post(
         ADD,
-        guest_form(
-            event,
-            email="ingrid@example.org",
-            price_from="set",
-            category=AdmissionCategory.MEMBER,
-            price="0",
-            price_reason="Invited speaker",
-        ),
+        invited_speaker_form(event),
     )
 
     assert response.status_code == 302
@@ -1029,14 +1034,7 @@ def test_a_registration_whose_price_staff_set_says_which_reason_applies(client, 
     event = EventFactory()
     client.post(
         ADD,
-        guest_form(
-            event,
-            email="ingrid@example.org",
-            price_from="set",
-            category=AdmissionCategory.MEMBER,
-            price="0",
-            price_reason="Invited speaker",
-        ),
+        invited_speaker_form(event),
     )
     registration = Registration.objects.get()
 
