@@ -133,3 +133,18 @@ def test_demo_data_twice_gives_the_same_data():
     assert counts[Institution] >= 12
     assert counts[Network] == 4
     assert User.objects.filter(is_staff=True).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/accounts/login/", "/admin/login/"])
+def test_every_page_forbids_scripts_from_anywhere_but_the_site(client, path):
+    policy = client.get(path)["Content-Security-Policy"]
+    directives = dict(
+        (part.split()[0], part.split()[1:]) for part in policy.split(";") if part.strip()
+    )
+
+    assert directives["script-src"][0] == "'self'"
+    assert "'unsafe-inline'" not in directives["script-src"]
+    assert directives["object-src"] == ["'none'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert directives["form-action"] == ["'self'"]
