@@ -672,7 +672,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
     def price_reason_display(self, registration: Registration) -> str:
         """The decision's reason in the staff member's language; once staff overrode the
         price, marked as the address's decision, which the override (its own field) replaced."""
-        reason = pricing.decision_reason_for(registration=registration)
+        reason = pricing.decision_reason_for(registration=registration, for_staff=True)
         if registration.price_override_reason:
             return gettext("Replaced by the override below. The address gave: %(reason)s") % {
                 "reason": reason

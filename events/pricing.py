@@ -48,11 +48,30 @@ _REASONS = {
     "not_a_member_on": gettext_lazy("Standard price: %(institution)s is not a member on %(date)s."),
 }
 
+# The same reasons as staff read them, about the attendee rather than to them (the back
+# office, exports); a code missing here reads the same for both.
+_REASONS_FOR_STAFF = {
+    "member_university_staff": gettext_lazy(
+        "Free: verified staff of %(institution)s, a member of the Medicon Valley Alliance."
+    ),
+    "member_staff": gettext_lazy("Member price: verified staff of %(institution)s, a member."),
+    "no_member_address": gettext_lazy(
+        "Standard price: no verified address of theirs belongs to a member."
+    ),
+    "students": gettext_lazy(
+        "Standard price: a student of %(institution)s; free and member rates are for staff."
+    ),
+}
 
-def reason_text(*, code: str, institution_name: str, on: datetime.date) -> str:
+
+def reason_text(
+    *, code: str, institution_name: str, on: datetime.date, for_staff: bool = False
+) -> str:
     """The reason with this code in the active language; `on` is the event's start date
-    (Europe/Copenhagen), on which membership was judged."""
-    return str(_REASONS[code]) % {
+    (Europe/Copenhagen), on which membership was judged. `for_staff`: about the attendee,
+    as the back office reads it, instead of to them."""
+    texts = _REASONS_FOR_STAFF if for_staff and code in _REASONS_FOR_STAFF else _REASONS
+    return str(texts[code]) % {
         "institution": institution_name,
         "date": formats.date_format(on, "DATE_FORMAT"),
     }
@@ -162,24 +181,28 @@ def decide_admission_for_user(*, event: Event, user: User | AnonymousUser) -> Ad
     return decide_admission(event=event, affiliations=verified_affiliations(user=user))
 
 
-def decision_reason_for(*, registration) -> str:
+def decision_reason_for(*, registration, for_staff: bool = False) -> str:
     """Why the decision made at registration gave its price, in the active language: from
     the stored code, for the institution and event date it was decided for; for a
     registration stored before codes existed, the text stored with it (in the registrant's
-    language). The decision itself is never made again. Needs `registration.event`."""
+    language). The decision itself is never made again. Needs `registration.event`.
+    `for_staff`: worded about the attendee (see `reason_text`)."""
     if registration.price_reason_code in _REASONS:
         return reason_text(
             code=registration.price_reason_code,
             institution_name=registration.institution_name,
             on=_event_date(registration.event),
+            for_staff=for_staff,
         )
     return registration.price_reason
 
 
-def price_reason_for(*, registration) -> str:
+def price_reason_for(*, registration, for_staff: bool = False) -> str:
     """Why the registration has its price now: staff's own reason when they overrode it,
     otherwise `decision_reason_for`."""
-    return registration.price_override_reason or decision_reason_for(registration=registration)
+    return registration.price_override_reason or decision_reason_for(
+        registration=registration, for_staff=for_staff
+    )
 
 
 def format_price(*, amount: Decimal, currency: str) -> str:

@@ -115,7 +115,7 @@ class RegistrationResource(resources.ModelResource):
 
     def dehydrate_price_reason(self, registration: Registration) -> str:
         # In the language of the staff member exporting, like the other columns.
-        return price_reason_for(registration=registration)
+        return price_reason_for(registration=registration, for_staff=True)
 
     def dehydrate_status(self, registration: Registration) -> str:
         return str(registration.get_status_display())

@@ -8,7 +8,7 @@ personal data at all, whether or not the ticket exists.
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -66,10 +66,14 @@ def check_in(request, ticket_code: str):
         )
         return redirect("mfa_activate_totp")
 
-    registration = get_object_or_404(
-        Registration.objects.select_related("event", "institution", "checked_in_by"),
-        ticket_code=ticket_code,
+    registration = (
+        Registration.objects.select_related("event", "institution", "checked_in_by")
+        .filter(ticket_code=ticket_code)
+        .first()
     )
+    if registration is None:
+        # At the door a clear "not a ticket" helps more than the site's "page not found".
+        return render(request, "events/check_in.html", {"state": "unknown"}, status=404)
     if request.method == "POST":
         try:
             registration, newly = services.check_in(

@@ -165,10 +165,14 @@ def test_erased_needs_are_shown_as_erased(client):
     assert "Erased after the event" in client.get(url(registration)).content.decode()
 
 
-def test_staff_get_a_404_for_an_unknown_ticket(client):
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_staff_are_told_plainly_that_an_unknown_code_is_no_ticket(client, method):
     client.force_login(event_staff_user())
-    response = client.get(reverse("events:check_in", kwargs={"ticket_code": "nope"}))
+    response = getattr(client, method)(reverse("events:check_in", kwargs={"ticket_code": "nope"}))
     assert response.status_code == 404
+    content = response.content.decode()
+    assert "This is not a ticket of ours: no registration has this code." in content
+    assert reverse("admin:events_registration_changelist") in content
 
 
 def test_other_methods_are_refused(client, registration):

@@ -419,3 +419,40 @@ def test_membership_is_judged_on_the_event_s_local_start_date(db, membership, ca
     decision = decide_admission(event=event, affiliations=verified_affiliations(user=person))
 
     assert decision.category == category
+
+
+@pytest.mark.parametrize(
+    ("code", "attendee_reads", "staff_read"),
+    [
+        (
+            "member_university_staff",
+            "Free: you are verified staff of Lund University, a member",
+            "Free: verified staff of Lund University, a member",
+        ),
+        (
+            "member_staff",
+            "Member price: you are verified staff of Lund University",
+            "Member price: verified staff of Lund University",
+        ),
+        (
+            "no_member_address",
+            "none of your verified addresses",
+            "no verified address of theirs",
+        ),
+        ("students", "students of Lund University pay", "a student of Lund University;"),
+        ("not_a_member_on", "is not a member on", "is not a member on"),
+    ],
+)
+def test_reasons_speak_to_the_attendee_and_about_them_to_staff(code, attendee_reads, staff_read):
+    from events.pricing import reason_text
+
+    day = datetime.date(2030, 3, 15)
+    with translation.override("en"):
+        to_attendee = reason_text(code=code, institution_name="Lund University", on=day)
+        for_staff = reason_text(
+            code=code, institution_name="Lund University", on=day, for_staff=True
+        )
+
+    assert attendee_reads in to_attendee
+    assert staff_read in for_staff
+    assert " you" not in for_staff and "your " not in for_staff
