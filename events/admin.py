@@ -9,6 +9,7 @@ choices come from fixed lists or one small query, and no second COUNT(*) of the 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 import uuid
 from collections.abc import Iterable
@@ -210,6 +211,9 @@ PRICE_FIELDS = ("category", "price")
 
 
 class RegistrationChangeForm(forms.ModelForm):
+    # What the page showed, so that saving a page opened before the attendee changed their
+    # details (or a colleague their price) cannot silently undo it.
+    shown_state = forms.CharField(widget=forms.HiddenInput, required=False)
     override_reason = forms.CharField(
         label=_("Reason for changing the category or price"),
         required=False,
@@ -258,8 +262,31 @@ class RegistrationChangeForm(forms.ModelForm):
             )
         return email
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["shown_state"].initial = self._state_of(self.instance)
+
+    def _state_of(self, registration: Registration) -> str:
+        """A digest of what this form edits, as stored. (Not the status: it is not edited
+        here, and a cancellation meanwhile does not conflict with, say, a new job title.)"""
+        # The model fields declared below, not self._meta.fields: the admin's form factory
+        # replaces those with every name on the page.
+        values = [str(getattr(registration, name)) for name in RegistrationChangeForm.Meta.fields]
+        return hashlib.sha256("\x1f".join(values).encode()).hexdigest()
+
     def clean(self):
         cleaned = super().clean()
+        shown = cleaned.get("shown_state")
+        # self.instance still holds the stored values here (the form's go in after clean).
+        if self.instance.pk and shown and shown != self._state_of(self.instance):
+            raise forms.ValidationError(
+                _(
+                    "This registration was changed while the page was open (by the attendee "
+                    "or a colleague). Reload the page and make your change again."
+                ),
+                code="changed_meanwhile",
+            )
         price = cleaned.get("price")
         if price is not None and price < 0:
             self.add_error("price", _("The price cannot be negative."))
@@ -531,6 +558,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                 "fields": [
                     "event",
                     "status",
+                    "shown_state",
                     "check_in_link",
                     "account",
                     ("first_name", "last_name"),

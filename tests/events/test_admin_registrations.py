@@ -1078,3 +1078,27 @@ def test_the_admin_keeps_the_lengths_the_attendee_s_forms_keep(client, staff, fi
 
     assert response.status_code == 200
     assert field in response.context["adminform"].form.errors
+
+
+def test_a_page_opened_before_the_attendee_changed_their_details_cannot_undo_them(client, staff):
+    registration = guest(EventFactory(), "bo@example.com", dietary_needs="Vegetarian")
+    data = admin_form_data(client.get(change_url(registration)))  # opened now
+    services.change_registration_details(  # the attendee, meanwhile
+        registration_id=registration.pk,
+        details=services.RegistrationDetails(dietary_needs="Vegan", listed_as_participant=True),
+    )
+    data["job_title"] = "Professor"
+
+    response = client.post(change_url(registration), data)
+
+    assert response.status_code == 200
+    assert "This registration was changed while the page was open" in response.content.decode()
+    registration.refresh_from_db()
+    assert (registration.dietary_needs, registration.job_title) == ("Vegan", "")
+
+    # Reloaded, the change saves and keeps what the attendee wrote.
+    data = admin_form_data(client.get(change_url(registration)))
+    data["job_title"] = "Professor"
+    assert client.post(change_url(registration), data).status_code == 302
+    registration.refresh_from_db()
+    assert (registration.dietary_needs, registration.job_title) == ("Vegan", "Professor")
