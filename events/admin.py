@@ -68,6 +68,16 @@ def report_outcome(
             messages.warning(request, text)
 
 
+def promoted_sentence(count: int) -> str:
+    """How staff are told that seats went to the waiting list (cancel, capacity, publish);
+    formatted with %(count)d."""
+    return ngettext(
+        "%(count)d person was promoted from the waiting list.",
+        "%(count)d people were promoted from the waiting list.",
+        count,
+    )
+
+
 def _counted(count: int, text: str) -> tuple[int, str]:
     """`text` is an ngettext result for `count` with a %(count)d placeholder."""
     return count, text % {"count": count}
@@ -945,14 +955,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                         cancelled,
                     ),
                 ),
-                _counted(
-                    promoted,
-                    ngettext(
-                        "%(count)d person was promoted from the waiting list.",
-                        "%(count)d people were promoted from the waiting list.",
-                        promoted,
-                    ),
-                ),
+                _counted(promoted, promoted_sentence(promoted)),
             ],
             problems=[
                 _counted(
@@ -1349,13 +1352,7 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
             else:
                 if promoted:
                     messages.info(
-                        request,
-                        ngettext(
-                            "%(count)d person was promoted from the waiting list.",
-                            "%(count)d people were promoted from the waiting list.",
-                            len(promoted),
-                        )
-                        % {"count": len(promoted)},
+                        request, promoted_sentence(len(promoted)) % {"count": len(promoted)}
                     )
             obj.refresh_from_db(fields=["capacity", "confirmed_count", "waitlisted_count"])
 
@@ -1374,15 +1371,8 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
                 % {"count": change.notified},
             )
         if change.promoted:
-            messages.info(
-                request,
-                ngettext(
-                    "%(count)d person was promoted from the waiting list.",
-                    "%(count)d people were promoted from the waiting list.",
-                    len(change.promoted),
-                )
-                % {"count": len(change.promoted)},
-            )
+            count = len(change.promoted)
+            messages.info(request, promoted_sentence(count) % {"count": count})
         event.refresh_from_db(fields=["status", "confirmed_count", "waitlisted_count"])
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
