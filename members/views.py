@@ -1,10 +1,11 @@
 from allauth.account import views as allauth_views
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from .affiliation import affiliations_by_address
 
@@ -65,3 +66,28 @@ def email_addresses(request, *args, **kwargs):
             % {"email": request.POST.get("email", "")},
         )
     return response
+
+
+@never_cache
+@login_required
+@require_POST
+def confirm_email_removal(request):
+    """Asks before an address is removed, saying what the person loses with it (the rate an
+    institutional address gives). The page's form then asks allauth to remove it; nothing is
+    removed here. The address travels in the POST body, never in the URL."""
+    email = request.POST.get("email", "")
+    address = next(
+        (
+            address
+            for address in affiliations_by_address(user=request.user)
+            if address.email.lower() == email.strip().lower()
+        ),
+        None,
+    )
+    if address is None or address.primary:
+        messages.error(
+            request,
+            _("That address is not one you can remove: choose it again from your addresses."),
+        )
+        return redirect("account_email")
+    return render(request, "account/email_remove_confirm.html", {"address": address})

@@ -23,6 +23,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # allauth's e-mail page, saying when it skipped sending a link (members.views).
     path("accounts/email/", members_views.email_addresses, name="account_email"),
+    path(
+        "accounts/email/remove/",
+        members_views.confirm_email_removal,
+        name="confirm_email_removal",
+    ),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("privacy/", privacy_views.privacy_notice, name="privacy"),
