@@ -115,4 +115,7 @@ class OutgoingEmail(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.kind} → {self.recipient} ({self.get_status_display()})"
+        # The kinds' labels are registered with the sending service, which imports this module.
+        from .services import kind_label
+
+        return f"{kind_label(self.kind)} → {self.recipient} ({self.get_status_display()})"

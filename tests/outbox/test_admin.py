@@ -90,6 +90,9 @@ def test_rows_name_their_kind_show_the_error_and_link_to_what_they_are_about(cli
     link = reverse("admin:events_registration_change", args=[registration.pk])
     assert f'href="{link}"' in page.content.decode()
     assert "Object id" not in page.content.decode()
+    # The page's title and breadcrumb name the kind as staff know it, not its code.
+    assert f"Confirmation → {registration.email} (Failed)" in page.content.decode()
+    assert "events.confirmation" not in page.content.decode()
 
 
 @pytest.mark.django_db
