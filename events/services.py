@@ -217,8 +217,9 @@ def register_guest(
     details are then needed only if that price is above zero. With `beyond_capacity` (an
     invited speaker at a full event) the person is confirmed even so, and the capacity grows
     by one in the same transaction, so nobody waiting loses their turn to a seat that was
-    never theirs. An account that has verified the address gets the registration at once
-    (`claim_guest_registrations`).
+    never theirs. Once the event has begun nobody waiting is promoted (a seat offered then is
+    useless), so a walk-in entered at the door takes a free seat. An account that has verified
+    the address gets the registration at once (`claim_guest_registrations`).
     Raises RegistrationError: "not_open", "over", "full", "billing_required"; ValueError for a
     malformed address or price.
     """

@@ -398,6 +398,40 @@ def test_guest_respects_the_window_when_asked_and_capacity_always():
     assert outcome.registration.status == Registration.Status.WAITLISTED
 
 
+def test_a_walk_in_entered_after_the_start_takes_a_seat_freed_too_late_to_offer():
+    start = timezone.now() - HOUR
+    event = EventFactory(
+        capacity=1,
+        starts_at=start - HOUR,  # registered while it was still to come
+        ends_at=start + 5 * HOUR,
+        registration_closes_at=None,
+        cancellation_deadline=None,
+    )
+    before_start = start - 2 * HOUR
+    first = register(event, now=before_start - HOUR).registration
+    waiting = register(event, now=before_start).registration
+    assert waiting.status == Registration.Status.WAITLISTED
+    cancelled = cancel_registration(
+        registration_id=first.pk, enforce_deadline=False, now=timezone.now()
+    )
+    assert cancelled.promoted == []  # a seat offered during the event is no use to anyone
+
+    walk_in = register_guest(
+        event_id=event.pk,
+        first_name="Wal",
+        last_name="Kin",
+        email="walk.in@example.org",
+        details=BILLING,
+        registered_by=UserFactory(is_staff=True),
+    ).registration
+
+    assert walk_in.status == Registration.Status.CONFIRMED
+    waiting.refresh_from_db()
+    assert waiting.status == Registration.Status.WAITLISTED
+    assert kinds(waiting) == ["events.waitlisted"]
+    assert_counters_match(event)
+
+
 @pytest.mark.parametrize("email", ["", "   ", "no-at-sign", "@example.org", "someone@"])
 def test_guest_needs_a_usable_address(email):
     event = EventFactory()
