@@ -165,6 +165,9 @@ OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 # rows in flight longer than OUTBOX_IN_FLIGHT_TIMEOUT (their worker died mid-send).
 OUTBOX_REQUEUE_AFTER = env.int("OUTBOX_REQUEUE_AFTER", default=2 * 60)
 OUTBOX_IN_FLIGHT_TIMEOUT = env.int("OUTBOX_IN_FLIGHT_TIMEOUT", default=10 * 60)
+# After the broker failed to answer, a process does not try it again for this many seconds:
+# messages written meanwhile wait for the sweep instead of each waiting for a time-out.
+OUTBOX_BROKER_PAUSE = env.int("OUTBOX_BROKER_PAUSE", default=10)
 OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=90)
 # A worker keeps its SMTP connection for the next message if that comes within this many
 # seconds (0: a new connection per message). Mail servers drop idle connections after minutes.

@@ -149,12 +149,34 @@ def _insert_unless_duplicate(email: OutgoingEmail) -> bool:
     return True
 
 
-def publish_email(*, email_id: int, countdown: float | None = None) -> bool:
+# When the broker last failed to answer (time.monotonic()), per process: for a short while
+# after, publishing is not tried at all. A staff message to 500 attendees written while Redis
+# is down would otherwise wait for 500 connect time-outs, and the request would time out.
+_broker_failed_at: float | None = None
+_broker_failed_lock = threading.Lock()
+
+
+def publish_email(
+    *, email_id: int, countdown: float | None = None, even_if_broker_failed: bool = False
+) -> bool:
     """Hand a row's id to the broker. Returns False (and logs a warning) when the broker is
     unreachable, within the broker's short connect timeout; the row then stays as it is until
-    the periodic sweep publishes it again. Never raises."""
+    the periodic sweep publishes it again. Never raises.
+
+    After a failure, calls in the next OUTBOX_BROKER_PAUSE seconds return False at once
+    without trying, so one outage costs a request one time-out, not one per message; the
+    sweep passes `even_if_broker_failed` and always tries."""
+    global _broker_failed_at
     from .tasks import send_email
 
+    failed_at = _broker_failed_at
+    if (
+        failed_at is not None
+        and not even_if_broker_failed
+        and time.monotonic() - failed_at < settings.OUTBOX_BROKER_PAUSE
+    ):
+        logger.debug("Broker failed recently; outgoing e-mail %s waits for the sweep.", email_id)
+        return False
     try:
         send_email.apply_async(
             args=[email_id],
@@ -166,12 +188,19 @@ def publish_email(*, email_id: int, countdown: float | None = None) -> bool:
             kwargsrepr="{}",
         )
     except Exception as error:
+        with _broker_failed_lock:
+            _broker_failed_at = time.monotonic()
         logger.warning(
-            "Broker unreachable (%s); outgoing e-mail %s waits for the sweep.",
+            "Broker unreachable (%s); outgoing e-mail %s, and any other written in the next "
+            "%s seconds, waits for the sweep.",
             error.__class__.__name__,
             email_id,
+            settings.OUTBOX_BROKER_PAUSE,
         )
         return False
+    if failed_at is not None:
+        with _broker_failed_lock:
+            _broker_failed_at = None
     return True
 
 
@@ -490,7 +519,7 @@ def sweep_outbox(*, now: datetime | None = None, batch_size: int = 1000) -> Swee
     if stuck:
         logger.warning("Outbox sweep: %s e-mails were in flight too long; queued again.", stuck)
     for email_id in [*stuck, *waiting]:
-        if not publish_email(email_id=email_id):
+        if not publish_email(email_id=email_id, even_if_broker_failed=True):
             break  # the broker is down; the next sweep tries again
     return SweepResult(republished=len(waiting), rescued=len(stuck))
 

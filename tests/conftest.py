@@ -48,6 +48,17 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _broker_not_known_to_have_failed():
+    # A process remembers a broker failure for a few seconds (outbox.services.publish_email);
+    # one test's outage must not keep the next test's messages from being published.
+    from outbox import services
+
+    services._broker_failed_at = None
+    yield
+    services._broker_failed_at = None
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache_and_rate_limits():
     # allauth's rate limits and our caches live in Redis; tests must not see each other's.
     from django.core.cache import caches

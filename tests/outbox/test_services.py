@@ -40,7 +40,7 @@ def published(monkeypatch):
     """Ids handed to the broker, instead of a broker."""
     ids: list[int] = []
 
-    def publish_email(*, email_id, countdown=None):
+    def publish_email(*, email_id, countdown=None, even_if_broker_failed=False):
         ids.append(email_id)
         return True
 
@@ -595,9 +595,61 @@ def test_a_dead_broker_never_fails_the_change_and_logs_a_warning(caplog):
         email = services.queue_email(kind="prerendered", recipient="a@example.org")
 
     assert OutgoingEmail.objects.get(pk=email.pk).status == Status.QUEUED
-    assert f"outgoing e-mail {email.pk} waits for the sweep" in caplog.text
+    assert f"outgoing e-mail {email.pk}, and any other" in caplog.text
     # Publishing must give up instead of retrying for minutes (Celery's default): speed is
     # measured by benchmarks, so here the settings that bound it are asserted.
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     assert options["max_retries"] <= 1
     assert options["socket_connect_timeout"] <= 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_broker_failure_a_process_waits_a_while_before_trying_again(
+    caplog, monkeypatch, settings
+):
+    """Twenty messages written in one change while the broker is down cost one connect
+    time-out, not twenty; the sweep still tries, and a success ends the pause."""
+    from outbox.tasks import send_email
+
+    settings.OUTBOX_BROKER_PAUSE = 60
+    tried = []
+    real_apply_async = send_email.apply_async
+    monkeypatch.setattr(
+        send_email,
+        "apply_async",
+        lambda *args, **kwargs: (
+            tried.append(kwargs["args"][0]) or real_apply_async(*args, **kwargs)
+        ),
+    )
+    dead = f"redis://127.0.0.1:{spare_port()}/0"
+    with (
+        celery_broker(dead),
+        caplog.at_level(logging.WARNING, logger="outbox.services"),
+    ):
+        with transaction.atomic():
+            rows = [
+                services.queue_email(kind="prerendered", recipient=f"p{n}@example.org")
+                for n in range(20)
+            ]
+        assert tried == [rows[0].pk]
+        assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+        assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {Status.QUEUED}
+
+        # The sweep tries even so (it runs in a worker, whose broker may be back).
+        assert services.publish_email(email_id=rows[1].pk, even_if_broker_failed=True) is False
+        assert tried == [rows[0].pk, rows[1].pk]
+
+    # The broker answers again: the sweep's success ends the pause for everyone.
+    assert services.publish_email(email_id=rows[2].pk, even_if_broker_failed=True) is True
+    assert services.publish_email(email_id=rows[3].pk) is True
+    assert tried == [rows[0].pk, rows[1].pk, rows[2].pk, rows[3].pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pause_after_a_broker_failure_ends_by_itself(monkeypatch, settings):
+    settings.OUTBOX_BROKER_PAUSE = 60
+    email = OutgoingEmailFactory()
+    services._broker_failed_at = services.time.monotonic() - 61
+
+    assert services.publish_email(email_id=email.pk) is True
+    assert services._broker_failed_at is None

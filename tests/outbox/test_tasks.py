@@ -68,7 +68,9 @@ def test_reminder_task_uses_the_configured_days(settings, days_before, starts_in
 def test_sweep_and_clean_up_tasks_call_the_services(monkeypatch):
     published = []
     monkeypatch.setattr(
-        services, "publish_email", lambda *, email_id, countdown=None: published.append(email_id)
+        services,
+        "publish_email",
+        lambda *, email_id, countdown=None, even_if_broker_failed=False: published.append(email_id),
     )
     long_ago = timezone.now() - datetime.timedelta(days=100)
     waiting = OutgoingEmailFactory(next_attempt_at=long_ago)
