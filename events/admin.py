@@ -1360,12 +1360,24 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
         change = services.change_event_status(
             event_id=event.pk, status=status, changed_by=request.user
         )
-        if change.notified:
+        if change.notified and status == Event.Status.CANCELLED:
             messages.info(
                 request,
                 ngettext(
                     "%(count)d person was told by e-mail that the event is cancelled.",
                     "%(count)d people were told by e-mail that the event is cancelled.",
+                    change.notified,
+                )
+                % {"count": change.notified},
+            )
+        elif change.notified:
+            messages.info(
+                request,
+                ngettext(
+                    "%(count)d person who had been told that the event was cancelled was told "
+                    "by e-mail that it goes ahead after all.",
+                    "%(count)d people who had been told that the event was cancelled were told "
+                    "by e-mail that it goes ahead after all.",
                     change.notified,
                 )
                 % {"count": change.notified},

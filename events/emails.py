@@ -7,6 +7,7 @@ longer applies (a wait-list notice for someone promoted meanwhile) raises Messag
 the outbox skips it instead of sending something untrue.
 """
 
+import datetime
 from collections.abc import Callable
 
 from django.conf import settings
@@ -42,9 +43,14 @@ def event_when(*, event: Event) -> str:
     starts = timezone.localtime(event.starts_at)
     ends = timezone.localtime(event.ends_at)
     start = formats.date_format(starts, "DATETIME_FORMAT")
-    if starts.date() == ends.date():
+    if starts.date() == ends.date() and starts.tzname() == ends.tzname():
         return f"{start}–{ends:%H:%M} {starts:%Z}"
-    return f"{start} – {formats.date_format(ends, 'DATETIME_FORMAT')} {starts:%Z}"
+    if starts.date() == ends.date():  # the clocks change during the event
+        return f"{start} {starts:%Z}–{ends:%H:%M} {ends:%Z}"
+    if starts.tzname() == ends.tzname():
+        return f"{start} – {formats.date_format(ends, 'DATETIME_FORMAT')} {ends:%Z}"
+    end = formats.date_format(ends, "DATETIME_FORMAT")
+    return f"{start} {starts:%Z} – {end} {ends:%Z}"
 
 
 def _lines(text: str) -> list[str]:
@@ -91,6 +97,18 @@ def _programme_time(item, *, first_day, every_day_named: bool) -> str:
     return time
 
 
+def _cancelling(registration: Registration) -> dict:
+    """Whether the person can still cancel online when the message is sent, and until when:
+    someone promoted after the deadline may cancel until the start, so the deadline on the
+    event is not the one that applies to them."""
+    can_cancel = services.can_cancel(registration=registration, now=timezone.now())
+    closes_at = services.cancellation_closes_at(registration=registration)
+    return {
+        "can_cancel": can_cancel,
+        "cancel_until": format_moment(moment=closes_at) if can_cancel and closes_at else "",
+    }
+
+
 def _base_context(registration: Registration) -> dict:
     event = registration.event
     first_day = timezone.localtime(event.starts_at).date()
@@ -115,7 +133,7 @@ def _base_context(registration: Registration) -> dict:
         "registration_url": f"{settings.SITE_URL}{registration.get_absolute_url()}",
         "event_url": f"{settings.SITE_URL}{event.get_absolute_url()}",
         "programme": programme,
-        "cancel_until": format_moment(moment=event.cancellation_closes_at),
+        **_cancelling(registration),
         "site_url": settings.SITE_URL,
         "contact_address": event.contact_address,
     }
@@ -127,7 +145,10 @@ def _compose(
     subject: str,
     context: dict,
     with_ticket: bool = False,
+    with_calendar: bool | None = None,
 ) -> EmailWithInlineImages:
+    """The message from the template pair; `with_ticket` adds the QR ticket inline and
+    the calendar file (`with_calendar` decides the file on its own where given)."""
     registration: Registration = context["registration"]
     context = {
         **context,
@@ -152,8 +173,8 @@ def _compose(
         reply_to=[registration.event.contact_address],
     )
     message.attach_alternative(html, "text/html")
-    if with_ticket:
-        ics = event_calendar(event=registration.event, url=context["registration_url"])
+    if with_ticket if with_calendar is None else with_calendar:
+        ics = event_calendar(event=registration.event)
         message.attach(calendar_attachment(ics=ics, filename=f"{registration.event.slug}.ics"))
     return message
 
@@ -241,8 +262,34 @@ def render_event_cancelled(email: OutgoingEmail, registration: Registration):
         message="The person had cancelled already",
     )
     subject = _("Cancelled by the organisers: %(event)s") % {"event": registration.event.title}
+    # The calendar file, with the event's UID and status CANCELLED, marks the entry that
+    # the confirmation's file made as cancelled in the person's calendar.
     return _compose(
-        template="event_cancelled", subject=subject, context=_base_context(registration)
+        template="event_cancelled",
+        subject=subject,
+        context=_base_context(registration),
+        with_calendar=True,
+    )
+
+
+@_in_language
+def render_event_restored(email: OutgoingEmail, registration: Registration):
+    if registration.event.status != Event.Status.PUBLISHED:
+        raise MessageNotNeeded(f"The event is {registration.event.status} again.")
+    _require_status(
+        registration,
+        Registration.Status.CONFIRMED,
+        Registration.Status.WAITLISTED,
+        message="The person cancelled meanwhile",
+    )
+    subject = _("Going ahead after all: %(event)s") % {"event": registration.event.title}
+    context = {
+        **_base_context(registration),
+        "position": services.waiting_list_position(registration=registration),
+    }
+    confirmed = registration.status == Registration.Status.CONFIRMED
+    return _compose(
+        template="event_restored", subject=subject, context=context, with_ticket=confirmed
     )
 
 
@@ -254,6 +301,10 @@ def render_reminder(email: OutgoingEmail, registration: Registration):
         raise MessageNotNeeded(f"The event is {event.status}.")
     if event.starts_at <= timezone.now():
         raise MessageNotNeeded("The event has already started.")
+    reminder_time = datetime.timedelta(days=settings.REMINDER_DAYS_BEFORE + 1)
+    if event.starts_at > email.created_at + reminder_time:
+        # Postponed after the reminder was written: another is written before the new date.
+        raise MessageNotNeeded("The event has moved to a later date.")
     subject = _("Reminder: %(event)s") % {"event": event.title}
     return _compose(
         template="reminder",
@@ -289,6 +340,10 @@ RENDERERS = {
     notifications.EVENT_CANCELLED: (
         render_event_cancelled,
         gettext_lazy("Event cancelled by the organisers"),
+    ),
+    notifications.EVENT_RESTORED: (
+        render_event_restored,
+        gettext_lazy("Event going ahead after all"),
     ),
 }
 

@@ -13,9 +13,9 @@ import datetime
 import uuid
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import CharField, Exists, F, OuterRef, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from outbox.models import OutgoingEmail
@@ -30,8 +30,18 @@ CANCELLED = "events.cancelled"
 REMINDER = "events.reminder"
 STAFF_MESSAGE = "events.staff_message"
 EVENT_CANCELLED = "events.event_cancelled"
+EVENT_RESTORED = "events.event_restored"
 
-KINDS = (CONFIRMATION, WAITLISTED, PROMOTED, CANCELLED, REMINDER, STAFF_MESSAGE, EVENT_CANCELLED)
+KINDS = (
+    CONFIRMATION,
+    WAITLISTED,
+    PROMOTED,
+    CANCELLED,
+    REMINDER,
+    STAFF_MESSAGE,
+    EVENT_CANCELLED,
+    EVENT_RESTORED,
+)
 
 
 def _dedup_key(registration: Registration, what: str) -> str:
@@ -105,31 +115,64 @@ def queue_cancelled(*, registration: Registration) -> OutgoingEmail | None:
 
 
 def queue_reminder(*, registration: Registration) -> OutgoingEmail | None:
-    """The reminder shortly before the event; at most one per registration."""
+    """The reminder shortly before the event; at most one per registration and start time
+    (an event postponed after its reminder went out is reminded of again before the new
+    date)."""
+    starts_at = registration.event.starts_at.astimezone(datetime.UTC)
     return _queue(
         kind=REMINDER,
         registration=registration,
-        dedup_key=_dedup_key(registration, "reminder"),
+        dedup_key=_dedup_key(registration, f"reminder:{starts_at:%Y%m%dT%H%M}"),
     )
 
 
-def queue_event_cancelled(*, registration: Registration) -> OutgoingEmail | None:
-    """The notice that the organisers cancelled the event; at most one sent per registration.
+def _last_event_status_notice(registration: Registration) -> OutgoingEmail | None:
+    """The latest notice that the event is cancelled or on again, for the registration."""
+    return (
+        OutgoingEmail.objects.for_object(registration)
+        .filter(kind__in=[EVENT_CANCELLED, EVENT_RESTORED])
+        .order_by("-id")
+        .first()
+    )
 
-    A notice skipped because the event was restored before it went out is queued again when
-    the event is cancelled again: otherwise its key would keep the person from ever hearing.
-    Returns the row written or queued again, or None when the notice was already sent (or is
-    on its way)."""
-    dedup_key = _dedup_key(registration, "event-cancelled")
-    email = _queue(kind=EVENT_CANCELLED, registration=registration, dedup_key=dedup_key)
-    if email is not None:
-        return email
-    skipped = OutgoingEmail.objects.filter(
-        dedup_key=dedup_key, status=OutgoingEmail.Status.SKIPPED
-    ).first()
-    if skipped is not None and requeue_email(email_id=skipped.pk):
-        return skipped
-    return None
+
+def queue_event_cancelled(
+    *, registration: Registration, moment: datetime.datetime
+) -> OutgoingEmail | None:
+    """The notice that the organisers cancelled the event, unless the person already believes
+    it is (their last such notice says cancelled, sent or on its way). A notice skipped
+    because the event was restored before it went out is queued again rather than written
+    anew. `moment` is the cancellation's, which makes the key of each cancellation its own.
+    Returns the row written or queued again, or None."""
+    last = _last_event_status_notice(registration)
+    if last is not None and last.kind == EVENT_CANCELLED:
+        if last.status == OutgoingEmail.Status.SKIPPED and requeue_email(email_id=last.pk):
+            return last
+        if last.status != OutgoingEmail.Status.FAILED:
+            return None
+    return _queue(
+        kind=EVENT_CANCELLED,
+        registration=registration,
+        dedup_key=_dedup_key(registration, f"event-cancelled:{moment.isoformat()}"),
+    )
+
+
+def queue_event_restored(
+    *, registration: Registration, moment: datetime.datetime
+) -> OutgoingEmail | None:
+    """The notice that a cancelled event goes ahead after all, for a person who was told it
+    was cancelled (their notice sent, or being sent). Whoever was not told yet hears nothing:
+    their cancellation notice, still queued, is skipped when the worker finds the event on.
+    Returns the row written, or None."""
+    last = _last_event_status_notice(registration)
+    told = (OutgoingEmail.Status.SENT, OutgoingEmail.Status.IN_FLIGHT)
+    if last is None or last.kind != EVENT_CANCELLED or last.status not in told:
+        return None
+    return _queue(
+        kind=EVENT_RESTORED,
+        registration=registration,
+        dedup_key=_dedup_key(registration, f"event-restored:{moment.isoformat()}"),
+    )
 
 
 @transaction.atomic
@@ -176,8 +219,13 @@ def queue_reminders(*, now: datetime.datetime | None = None, days_before: int | 
     now = now or timezone.now()
     if days_before is None:
         days_before = settings.REMINDER_DAYS_BEFORE
+    # Reminded already: a reminder written since the reminder time of the event's current
+    # start. One written before that was for a date the event has since moved from.
     already_reminded = OutgoingEmail.objects.filter(
-        dedup_key=_reminder_key_expression(),
+        content_type=ContentType.objects.get_for_model(Registration),
+        object_id=OuterRef("pk"),
+        kind=REMINDER,
+        created_at__gte=OuterRef("event__starts_at") - datetime.timedelta(days=days_before + 1),
     )
     registrations = (
         Registration.objects.confirmed()
@@ -198,12 +246,3 @@ def queue_reminders(*, now: datetime.datetime | None = None, days_before: int | 
             if queue_reminder(registration=registration) is not None:
                 count += 1
     return count
-
-
-def _reminder_key_expression():
-    return Concat(
-        Value("registration:"),
-        Cast(OuterRef("pk"), output_field=CharField()),
-        Value(":reminder"),
-        output_field=CharField(),
-    )

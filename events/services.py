@@ -738,7 +738,7 @@ def change_capacity(
 @dataclass(frozen=True)
 class StatusChange:
     promoted: list[Registration]  # wait-listed people given a seat on publishing
-    notified: int  # people told by e-mail that the event is cancelled
+    notified: int  # people told by e-mail that the event is cancelled, or on again
 
 
 @transaction.atomic
@@ -752,26 +752,35 @@ def change_event_status(
     """Publish, cancel or withdraw an event to draft, with what follows from it.
 
     Guarantees, under the event's lock: publishing gives seats freed meanwhile to the waiting
-    list first (with their e-mails); cancelling writes, in the same transaction, one notice
-    to every confirmed and wait-listed person (at most one per registration, also if the
-    event is cancelled, restored and cancelled again). Registrations keep their status, so
-    restoring the event restores them; a cancelled event's tickets are not valid
-    (`has_valid_ticket`). Setting the status the event already has changes nothing.
+    list first (with their e-mails); cancelling writes, in the same transaction, a notice to
+    every confirmed and wait-listed person who does not already believe it cancelled;
+    publishing a cancelled event again tells those who were told it was cancelled that it
+    goes ahead after all (with their ticket again). Nobody is told anything about an event
+    that is over. Registrations keep their status, so restoring the event restores them; a
+    cancelled event's tickets are not valid (`has_valid_ticket`). Setting the status the
+    event already has changes nothing.
     """
     if status not in Event.Status.values:
         raise ValueError(_("Unknown event status."))
     event = _lock_event(event_id)
     if event.status == status:
         return StatusChange(promoted=[], notified=0)
+    moment = now or timezone.now()
+    previous = event.status
     Event.objects.filter(pk=event.pk).update(status=status, updated_at=timezone.now())
     event.status = status
     promoted, notified = [], 0
     if status == Event.Status.PUBLISHED:
-        promoted = _fill_free_seats(event, now or timezone.now())
-    elif status == Event.Status.CANCELLED and event.ends_at > (now or timezone.now()):
-        # An event that is over is cancelled only for the record: nobody is told.
+        promoted = _fill_free_seats(event, moment)
+    # An event that is over is cancelled or restored only for the record: nobody is told.
+    tell = None
+    if status == Event.Status.CANCELLED:
+        tell = notifications.queue_event_cancelled
+    elif status == Event.Status.PUBLISHED and previous == Event.Status.CANCELLED:
+        tell = notifications.queue_event_restored
+    if tell is not None and event.ends_at > moment:
         for registration in Registration.objects.filter(event=event).active().order_by("id"):
-            if notifications.queue_event_cancelled(registration=registration) is not None:
+            if tell(registration=registration, moment=moment) is not None:
                 notified += 1
     logger.info("Event %s set to %s by user %s", event.pk, status, getattr(changed_by, "pk", None))
     return StatusChange(promoted=promoted, notified=notified)

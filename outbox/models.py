@@ -1,5 +1,7 @@
 import uuid
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -10,8 +12,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 def new_message_id() -> str:
-    # Stable for the row's life, so a retried send is recognisably the same message.
-    return f"<{uuid.uuid4().hex}@mva-events>"
+    # Stable for the row's life, so a retried send is recognisably the same message. The
+    # site's own host on the right: a Message-ID without a real domain is a spam signal.
+    host = urlsplit(settings.SITE_URL).hostname or "localhost"
+    return f"<{uuid.uuid4().hex}@{host}>"
 
 
 class OutgoingEmailQuerySet(models.QuerySet):

@@ -25,6 +25,7 @@ that rare case, exactly once otherwise).
 import contextlib
 import logging
 import random
+import re
 import smtplib
 import threading
 import time
@@ -229,13 +230,21 @@ def build_message(email: OutgoingEmail) -> EmailMessage:
 
 def is_temporary_failure(error: BaseException) -> bool:
     """Whether sending may succeed later: 4xx replies, dropped or refused connections and
-    time-outs are temporary; 5xx replies (recipient refused, message rejected) are permanent.
-    Authentication and TLS problems count as temporary: they are our configuration, not the
-    message, and the message should go out once it is fixed."""
+    time-outs are temporary; 5xx replies about the message (recipient refused, message
+    rejected) are permanent. A refusal of our server, our log-in or our sender address (530
+    authentication required, 535, a 554 greeting, a refused HELO or MAIL FROM) is temporary
+    whatever its code: it is our configuration, not the message, and every message should
+    go out once it is fixed."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _reply in error.recipients.values()]
         return bool(codes) and all(code < 500 for code in codes)
-    if isinstance(error, smtplib.SMTPAuthenticationError):
+    if isinstance(
+        error,
+        smtplib.SMTPAuthenticationError
+        | smtplib.SMTPSenderRefused
+        | smtplib.SMTPConnectError
+        | smtplib.SMTPHeloError,
+    ):
         return True
     if isinstance(error, smtplib.SMTPResponseException):
         return error.smtp_code < 500
@@ -263,16 +272,23 @@ def retry_delay(*, attempts: int) -> float:
     return ceiling * random.uniform(0.8, 1.0)  # noqa: S311 - jitter, not security
 
 
+# Anything shaped like an e-mail address, with or without angle brackets.
+_ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>@]+>?")
+
+
 def describe_error(error: BaseException) -> str:
-    """A short reason for staff: the SMTP reply where there is one."""
+    """A short reason for staff: the SMTP reply where there is one. Addresses in it (servers
+    quote the recipient: "550 5.1.1 <name@example.org> unknown") are replaced by
+    "<address>": a row has one recipient, shown beside the error, and this text also goes
+    to the logs, which should not collect people's addresses."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        # Without the address: a row has one recipient, shown beside the error, and this
-        # text also goes to the logs, which should not collect people's addresses.
         replies = [f"{code} {_decode(reply)}" for code, reply in error.recipients.values()]
-        return "Recipient refused: " + "; ".join(replies)
-    if isinstance(error, smtplib.SMTPResponseException):
-        return f"{error.__class__.__name__}: {error.smtp_code} {_decode(error.smtp_error)}"
-    return f"{error.__class__.__name__}: {error}"
+        text = "Recipient refused: " + "; ".join(replies)
+    elif isinstance(error, smtplib.SMTPResponseException):
+        text = f"{error.__class__.__name__}: {error.smtp_code} {_decode(error.smtp_error)}"
+    else:
+        text = f"{error.__class__.__name__}: {error}"
+    return _ADDRESS.sub("<address>", text)
 
 
 def _decode(reply) -> str:
@@ -538,13 +554,17 @@ def requeue_email(*, email_id: int) -> bool:
 
 
 def delete_old_sent_emails(*, now: datetime | None = None, days: int | None = None) -> int:
-    """Delete sent and skipped rows older than `days` (OUTBOX_KEEP_SENT_DAYS): they hold
-    personal data that is no longer needed. Failed rows stay for staff to look at. Returns
-    how many rows were deleted."""
+    """Delete sent, skipped and failed rows last changed more than `days`
+    (OUTBOX_KEEP_SENT_DAYS) ago: they hold personal data, and a ready-made account mail
+    holds a link, that are no longer needed. A failed row stays that long for staff to look
+    at and send again. Returns how many rows were deleted."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.OUTBOX_KEEP_SENT_DAYS if days is None else days)
     deleted, _by_model = OutgoingEmail.objects.filter(
         Q(status=OutgoingEmail.Status.SENT, sent_at__lt=cutoff)
-        | Q(status=OutgoingEmail.Status.SKIPPED, updated_at__lt=cutoff)
+        | Q(
+            status__in=[OutgoingEmail.Status.SKIPPED, OutgoingEmail.Status.FAILED],
+            updated_at__lt=cutoff,
+        )
     ).delete()
     return deleted

@@ -536,7 +536,9 @@ def test_the_registration_shows_its_emails_read_only(client, staff):
     OutgoingEmailFactory(kind="events.cancelled", recipient="someone-else@example.org")
     response = client.get(change_url(registration))
     content = response.content.decode()
-    assert "events.confirmation" in content
+    # Named as staff know them, not by their code.
+    assert "Confirmation → astrid@example.org" in content and "Reminder" in content
+    assert "events.confirmation" not in content
     assert "550 mailbox unavailable" in content and "Failed" in content
     assert "someone-else@example.org" not in content
     inline = response.context["inline_admin_formsets"][0]

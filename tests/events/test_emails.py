@@ -61,6 +61,15 @@ def event():
     return event
 
 
+def written_as_beat_would(email):
+    """A reminder row as the beat writes it, two days before the event (not years)."""
+    if email.kind == notifications.REMINDER:
+        registration = Registration.objects.get(pk=email.context["registration_id"])
+        email.created_at = registration.event.starts_at - datetime.timedelta(days=2)
+        email.save(update_fields=["created_at"])
+    return email
+
+
 def confirmed(event, **fields) -> Registration:
     fields.setdefault("price", Decimal("1200.00"))
     fields.setdefault("price_reason", "Standard price: no member institution.")
@@ -167,7 +176,10 @@ def test_confirmation_mime_structure_inline_qr_and_calendar(event):
     (entry,) = parsed_calendar.walk("VEVENT")
     assert str(entry["SUMMARY"]) == "R&D Day <2030>"
     assert entry.decoded("DTSTART") == event.starts_at
-    assert str(entry["URL"]).endswith(f"/registrations/{registration.ticket_code}/")
+    # The event's public page: calendars are shared, and a registration's page is its ticket.
+    assert str(entry["URL"]).endswith(event.get_absolute_url())
+    assert registration.ticket_code not in calendar.get_content()
+    assert str(entry["LOCATION"]) == "Medicon Village, Scheelevägen 2, 223 81 Lund, Sweden"
 
 
 @pytest.mark.parametrize(
@@ -222,6 +234,17 @@ def test_format_price(amount, currency, language, expected):
             (2030, 6, 1, 7, 0, "UTC"),
             (2030, 6, 1, 9, 0, "UTC"),
             "Saturday 1 June 2030, 09:00–11:00 CEST",
+        ),
+        # The clocks go back during the event (27 October 2030): each end names its zone.
+        (
+            (2030, 10, 26, 9, 0),
+            (2030, 10, 28, 17, 0),
+            "Saturday 26 October 2030, 09:00 CEST – Monday 28 October 2030, 17:00 CET",
+        ),
+        (
+            (2030, 10, 27, 0, 30, "UTC"),
+            (2030, 10, 27, 3, 0, "UTC"),
+            "Sunday 27 October 2030, 02:30 CEST–04:00 CET",
         ),
     ],
 )
@@ -282,7 +305,7 @@ def test_waitlisted_notice_states_the_position(event):
 def test_promotion_and_reminder_carry_the_ticket(event, queue):
     registration = confirmed(event)
 
-    message = render(queue(registration=registration))
+    message = render(written_as_beat_would(queue(registration=registration)))
 
     found = parts(message)
     assert found["image/png"][0]["Content-ID"] == f"<{TICKET_CONTENT_ID}>"
@@ -312,7 +335,7 @@ def test_staff_message_uses_staff_text_escaped_in_html(event, staff_user):
     count = notifications.queue_staff_message(
         event=event,
         subject="Room change",
-        body="We moved to room <B>.\nSee you there & bring a pen.",
+        body="We moved to room <B>.\nSee you there & bring a pen.\nMap: https://mva.org/map",
         sent_by=staff_user,
     )
     assert count == 1
@@ -326,6 +349,8 @@ def test_staff_message_uses_staff_text_escaped_in_html(event, staff_user):
     html = message.alternatives[0].content
     assert "room &lt;B&gt;.<br>See you there &amp; bring a pen." in html
     assert "<B>" not in html
+    # A link staff paste is a link in the HTML part too.
+    assert '<a href="https://mva.org/map" rel="nofollow">https://mva.org/map</a>' in html
 
 
 @pytest.mark.parametrize(
@@ -367,7 +392,8 @@ def test_html_needs_nothing_from_outside(event):
         notifications.queue_reminder,
         notifications.queue_cancelled,
     ]:
-        html = render(queue(registration=registration)).alternatives[0].content
+        email = written_as_beat_would(queue(registration=registration))
+        html = render(email).alternatives[0].content
         assert re.findall(r'<img [^>]*src="([^"]+)"', html) in ([], [f"cid:{TICKET_CONTENT_ID}"])
         assert "<link" not in html and "<script" not in html and "<style" not in html
         assert 'role="presentation"' in html

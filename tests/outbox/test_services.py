@@ -123,12 +123,27 @@ GREYLISTED = smtplib.SMTPRecipientsRefused({"x@example.org": (450, b"4.2.0 Greyl
     ("error", "status", "reason"),
     [
         (REFUSED, Status.FAILED, "Recipient refused: 550 5.1.1 No such user"),
+        (
+            smtplib.SMTPRecipientsRefused(
+                {"x@example.org": (550, b"5.1.1 <x@example.org> unknown")}
+            ),
+            Status.FAILED,
+            "Recipient refused: 550 5.1.1 <address> unknown",  # no address in staff's view or logs
+        ),
         (GREYLISTED, Status.AWAITING_RETRY, "Recipient refused: 450"),
         (smtplib.SMTPDataError(554, b"Spam"), Status.FAILED, "SMTPDataError: 554 Spam"),
         (smtplib.SMTPDataError(451, b"Local error"), Status.AWAITING_RETRY, "451 Local error"),
         (smtplib.SMTPSenderRefused(421, b"Busy", "e@mva.org"), Status.AWAITING_RETRY, "421"),
-        (smtplib.SMTPSenderRefused(553, b"Not ours", "e@mva.org"), Status.FAILED, "553"),
+        # Refusals of our server, log-in or sender address: configuration, fixed for all.
+        (smtplib.SMTPSenderRefused(553, b"Not ours", "e@mva.org"), Status.AWAITING_RETRY, "553"),
+        (
+            smtplib.SMTPSenderRefused(530, b"5.7.0 Auth required", "e@mva.org"),
+            "awaiting_retry",
+            "530",
+        ),
         (smtplib.SMTPConnectError(421, b"Too many"), Status.AWAITING_RETRY, "421 Too many"),
+        (smtplib.SMTPConnectError(554, b"No service"), Status.AWAITING_RETRY, "554 No service"),
+        (smtplib.SMTPHeloError(501, b"Bad HELO"), Status.AWAITING_RETRY, "501 Bad HELO"),
         (smtplib.SMTPServerDisconnected("gone"), Status.AWAITING_RETRY, "gone"),
         (smtplib.SMTPAuthenticationError(535, b"Bad"), Status.AWAITING_RETRY, "535"),
         (ConnectionRefusedError(111, "refused"), Status.AWAITING_RETRY, "ConnectionRefused"),
@@ -499,7 +514,8 @@ def test_sweep_publishes_at_most_a_batch(published):
         (Status.SENT, 91, True),
         (Status.SENT, 89, False),
         (Status.SKIPPED, 91, True),
-        (Status.FAILED, 400, False),  # staff still need to see it
+        (Status.FAILED, 89, False),  # staff still need to see it
+        (Status.FAILED, 91, True),  # a reset link and personal data, not kept for ever
         (Status.QUEUED, 400, False),
     ],
 )
