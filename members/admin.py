@@ -1,21 +1,33 @@
+import logging
+
+from allauth.account.adapter import get_adapter as get_account_adapter
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from import_export.admin import ImportExportActionModelAdmin
+from import_export.formats.base_formats import XLSX
+
+from outbox.admin import ListedFiltersOnly
 
 from .affiliation import (
     InvalidDomain,
     affiliation_for_address,
     domain_of_address,
+    is_address_of_another_account,
     normalise_domain,
+    record_address_vouched_for_by_staff,
     with_member_flag,
 )
 from .models import Institution, InstitutionDomain, Membership, Network, User
-from .resources import FILE_FORMATS, InstitutionResource
+from .resources import FILE_FORMATS, ColumnNamesExportForm, InstitutionResource
+
+logger = logging.getLogger(__name__)
 
 # django-import-export has no Swedish or Danish catalog. The texts of its import pages (the
 # member list's import) are marked here so that makemessages keeps them in the project's
@@ -49,17 +61,46 @@ IMPORT_TEXTS = (
     ),
     gettext_noop("Import finished: {} new, {} updated, {} deleted and {} skipped {}."),
     gettext_noop(
-        "%(exc_name)s encountered while trying to read file. Ensure you have chosen the "
-        "correct format for the file."
-    ),
-    gettext_noop(
         "No valid data to import. Ensure your file has the correct headers or data for import."
     ),
 )
 
 
+class _VouchedAddressForm(forms.ModelForm):
+    """The e-mail address staff enter for a person, in the spelling allauth keeps (lower
+    case, canonical domain), refused when another account has it: staff vouch for it, and
+    UserAdmin records it as verified (record_address_vouched_for_by_staff)."""
+
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        if self.instance.pk is not None and email == self.instance.email:
+            return email  # unchanged, left as stored
+        # The checks and spelling of sign-up (members.adapter), so that the person signs in
+        # with the address as they would have registered it.
+        email = get_account_adapter().clean_email(email.strip().lower())
+        if is_address_of_another_account(email=email, user=self.instance):
+            raise forms.ValidationError(
+                _("Another account already uses this e-mail address."), code="unique"
+            )
+        return email
+
+
+class UserCreationForm(_VouchedAddressForm, AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ["email"]
+
+
+class UserChangeForm(_VouchedAddressForm, DjangoUserChangeForm):
+    class Meta:
+        model = User
+        fields = ["email"]  # and the others of UserAdmin.fieldsets, which the admin adds
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ListedFiltersOnly, DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "is_staff", "is_active", "date_joined"]
     search_fields = ["email", "first_name", "last_name"]
@@ -73,6 +114,13 @@ class UserAdmin(DjangoUserAdmin):
         (_("Important dates"), {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change or "email" in form.changed_data:
+            # Without a verified address allauth sends the person to "Confirm your e-mail
+            # address" at sign-in; staff vouch for the address they entered.
+            record_address_vouched_for_by_staff(user=obj, email=obj.email)
 
 
 class InstitutionDomainForm(forms.ModelForm):
@@ -172,6 +220,7 @@ class InstitutionAdmin(ImportExportActionModelAdmin):
     import_template_name = "members/admin/institution_import.html"
     import_formats = FILE_FORMATS
     export_formats = FILE_FORMATS
+    export_form_class = ColumnNamesExportForm
     inlines = [InstitutionDomainInline, MembershipInline]
     list_display = ["name", "short_name", "kind", "country", "member_today", "domain_list"]
     list_filter = ["kind", "country", MemberTodayFilter]
@@ -181,6 +230,20 @@ class InstitutionAdmin(ImportExportActionModelAdmin):
 
     def has_import_permission(self, request):
         return request.user.has_perms(MEMBER_LIST_IMPORT_PERMISSIONS)
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        # The library's message starts with the exception's class name ("'BadZipFile'
+        # encountered …"), which tells staff nothing; the class is logged for whoever debugs.
+        logger.info("Member list file unreadable: %r", e)
+        file_format = self.get_import_formats()[int(form.cleaned_data["format"])]
+        form.add_error(
+            "import_file",
+            _(
+                "The file could not be read as %(format)s. Check that you chose the format "
+                "the file is saved in: CSV, or Excel workbook (.xlsx)."
+            )
+            % {"format": _("Excel") if file_format is XLSX else _("CSV")},
+        )
 
     def has_export_permission(self, request):
         return request.user.has_perm("members.view_institution")

@@ -390,3 +390,51 @@ def with_member_flag(
     same rule as `is_member_on`), computed in the same query, for lists and filters."""
     covering = Membership.objects.filter(institution=OuterRef("pk")).covering(on)
     return institutions.annotate(**{name: Exists(covering)})
+
+
+class AddressOfAnotherAccount(ValueError):
+    """The address is another account's: it signs in with it, or has confirmed it."""
+
+
+def is_address_of_another_account(*, email: str, user: User | None) -> bool:
+    """Whether an account other than `user` (None: any account) signs in with the address or
+    has verified it, whatever the case of its letters (two queries at most)."""
+    users = User.objects.filter(email__iexact=email)
+    addresses = EmailAddress.objects.filter(email__iexact=email, verified=True)
+    if user is not None and user.pk is not None:
+        users = users.exclude(pk=user.pk)
+        addresses = addresses.exclude(user=user)
+    return users.exists() or addresses.exists()
+
+
+@transaction.atomic
+def record_address_vouched_for_by_staff(*, user: User, email: str) -> EmailAddress:
+    """Record an address that staff entered for a person (in the admin) as verified and as
+    their primary address: staff vouch that it is theirs, so the person signs in without
+    confirming it, and it counts for their affiliation like any verified address (an
+    institution's address gives its rate).
+
+    Guarantees afterwards: the user has exactly one primary address, this one, verified and
+    spelt as given; `user.email` is the same spelling; the user's other addresses are kept,
+    none of them primary (the person removes them on their e-mail page, as allauth's own
+    change of primary address leaves them). Raises AddressOfAnotherAccount, changing
+    nothing, when another account signs in with the address or has verified it.
+    """
+    if is_address_of_another_account(email=email, user=user):
+        raise AddressOfAnotherAccount(email)
+    address = EmailAddress.objects.filter(user=user, email__iexact=email).first()
+    if address is None:
+        address = EmailAddress(user=user)
+    # Before the save below: the database allows one primary address per user.
+    others = EmailAddress.objects.filter(user=user, primary=True)
+    if address.pk is not None:
+        others = others.exclude(pk=address.pk)
+    others.update(primary=False)
+    address.email = email
+    address.verified = True
+    address.primary = True
+    address.save()  # resets cached affiliations (members/signals.py), the update above too
+    if user.email != email:
+        user.email = email
+        user.save(update_fields=["email"])
+    return address

@@ -31,25 +31,35 @@ The preview shows every change before it is confirmed.
 
 The first row names the columns; a file without a ``name`` column is refused as a whole,
 with one message saying so. Every cell is read as text, whatever type a spreadsheet gave it.
+Rows whose every cell is empty (or only spaces) are skipped: spreadsheets keep cleared rows.
+A CSV file may be UTF-8 (with or without a byte-order mark) or Windows-1252, which is what
+Excel's plain "CSV" is on Swedish and Danish Windows.
 
 The import is all or nothing: a file with any bad row imports nothing and the preview names
-each bad row and why. Importing the same file twice changes nothing the second time, and an
-export imports back to the same data: a cell that a spreadsheet would run as a formula is
-exported with a leading apostrophe, which the import takes off again (neutralise_formula).
+each bad row and why, numbered as the spreadsheet numbers it (the column names are row 1).
+An institution may be in the file only once. Importing the same file twice changes nothing
+the second time, and an export imports back to the same data: a cell that a spreadsheet
+would run as a formula is exported with a leading apostrophe, which the import takes off
+again (neutralise_formula).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
+import tablib
 from django.core.exceptions import ValidationError
+from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
-from import_export import resources, results, widgets
+from import_export import exceptions, resources, results, widgets
 from import_export.fields import Field
 from import_export.formats import base_formats
+from import_export.forms import SelectableFieldsExportForm
 
 from .affiliation import InvalidDomain, forget_cached_affiliations, normalise_domain
 from .models import Institution, InstitutionDomain, Membership
@@ -95,17 +105,68 @@ def restore_formula(value: str) -> str:
     return value
 
 
+def decode_csv(content: bytes) -> str:
+    """The text of a CSV file: UTF-8 (a byte-order mark is dropped) when it is valid UTF-8,
+    otherwise Windows-1252, the code page Excel's plain "CSV" uses on Swedish and Danish
+    Windows (a superset of Latin-1 for the letters used here). Raises UnicodeDecodeError for
+    bytes that are neither, such as a workbook sent as CSV."""
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Text in Windows-1252 with letters beyond ASCII is practically never valid UTF-8,
+        # so trying UTF-8 first cannot misread such a file.
+        return content.decode("cp1252")
+
+
 class CSVWithBOM(base_formats.CSV):
     """CSV that Excel reads as UTF-8: without the byte-order mark it takes the file for the
-    local code page and garbles å, ä and ø. A mark at the start of a file read is dropped."""
+    local code page and garbles å, ä and ø. A mark at the start of a file read is dropped.
+
+    Files are read as bytes and decoded by `decode_csv`, whatever encoding the admin would
+    pass: a file saved by Excel on Nordic Windows is Windows-1252, not UTF-8. Every record
+    of the file is one row of the dataset, empty lines included, so that dataset row n is
+    row n + 1 of the spreadsheet (InstitutionResource skips blank rows and says which row
+    is which)."""
+
+    def is_binary(self):
+        # The admin then hands over the file's bytes (and leaves the decoding to us) instead
+        # of decoding it as UTF-8, which fails on a Windows-1252 file before we see it.
+        return True
+
+    def get_read_mode(self):
+        return "rb"
 
     def export_data(self, dataset, **kwargs):
         return "\ufeff" + super().export_data(dataset, **kwargs)
 
     def create_dataset(self, in_stream, **kwargs):
         if isinstance(in_stream, bytes):
-            in_stream = in_stream.decode(self.encoding or "utf-8")
-        return super().create_dataset(in_stream.removeprefix("\ufeff"), **kwargs)
+            in_stream = decode_csv(in_stream)
+        records = list(csv.reader(io.StringIO(in_stream.removeprefix("\ufeff"))))
+        data = tablib.Dataset()
+        if not records:
+            return data
+        headers, *rows = records
+        data.headers = headers
+        width = len(headers)
+        for row in rows:
+            # tablib's reader drops empty lines, which shifts the rows below them, and refuses
+            # a row longer than the header, which is how Excel writes a cleared cell to the
+            # right of the table.
+            while len(row) > width and not row[-1].strip():
+                row.pop()
+            data.append(row + [""] * (width - len(row)))
+        return data
+
+
+class ColumnNamesExportForm(SelectableFieldsExportForm):
+    """The export page with each column's check box labelled by the column's name, as the
+    file's header row has it: django-import-export labels it with the attribute's name
+    title-cased and the column's name after it ("First Name (Förnamn)")."""
+
+    def _get_field_label(self, resource, field_name: str) -> str:
+        field = resource.fields.get(field_name)
+        return str(field.column_name) if field is not None else field_name
 
 
 #: The formats of the member list's file, for the admin's import and export.
@@ -124,6 +185,37 @@ class _ErrorResult(results.Error):
         if isinstance(self.error, UnreadableFile):
             return ""
         return super().traceback
+
+
+class _Result(results.Result):
+    def row_errors(self):
+        # The library numbers these by their place among the row results; the admin's list
+        # shows that number, so it is taken from the error rows, which are renumbered.
+        return [(row.number, row.errors) for row in self.error_rows]
+
+    def number_as_in_file(self, rows_in_file: list[int]) -> None:
+        """Replace the numbers of failed rows, which count the rows imported from 1, with
+        the spreadsheet's row numbers (rows_in_file[n - 1] for imported row n)."""
+        for invalid in self.invalid_rows:
+            invalid.number = rows_in_file[invalid.number - 1]
+        for failed in self.error_rows:
+            failed.number = rows_in_file[failed.number - 1]
+            for error in failed.errors:
+                if error.number is not None:
+                    error.number = rows_in_file[error.number - 1]
+
+
+# The first row of a file names the columns: the first row of data is row 2 in a spreadsheet.
+FIRST_DATA_ROW = 2
+
+
+def _is_blank(row) -> bool:
+    return all(value is None or (isinstance(value, str) and not value.strip()) for value in row)
+
+
+def _name_key(value) -> str:
+    # Two rows name the same institution when their names differ only by case or spaces.
+    return " ".join(_as_text(value).split()).casefold()
 
 
 def _column_name(header) -> str:
@@ -308,9 +400,18 @@ class InstitutionResource(resources.ModelResource):
 
     _related_fields = ("domains", "memberships")
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # The spreadsheet rows of each name in the file being imported (see import_data).
+        self._rows_by_name: dict[str, list[int]] = {}
+
     @classmethod
     def get_error_result_class(cls):
         return _ErrorResult
+
+    @classmethod
+    def get_result_class(cls):
+        return _Result
 
     # -- reading the file ---------------------------------------------------------------------
 
@@ -326,7 +427,14 @@ class InstitutionResource(resources.ModelResource):
     ):
         if dataset.headers:
             dataset.headers = [_column_name(header) for header in dataset.headers]
+        rows_in_file = [
+            number for number, row in enumerate(dataset, start=FIRST_DATA_ROW) if not _is_blank(row)
+        ]
         refusal = self._refusal(dataset.headers or [])
+        if refusal is None and not rows_in_file:
+            refusal = UnreadableFile(
+                _("The file has no institutions: every row below the column names is empty.")
+            )
         if refusal is not None:
             # Every row would fail for the same reason: say it once, and read no row.
             result = self.get_result_class()()
@@ -334,16 +442,38 @@ class InstitutionResource(resources.ModelResource):
             result.total_rows = len(dataset)
             self.handle_import_error(result, refusal, raise_errors)
             return result
-        # All or nothing, whoever calls: a row with a validation error rolls back the others.
-        return super().import_data(
-            dataset,
-            dry_run=dry_run,
-            raise_errors=raise_errors,
-            use_transactions=True,
-            collect_failed_rows=collect_failed_rows,
-            rollback_on_validation_errors=True,
-            **kwargs,
-        )
+        rows = tablib.Dataset(headers=dataset.headers)
+        for number in rows_in_file:
+            rows.append(dataset[number - FIRST_DATA_ROW])
+        self._rows_by_name = self._rows_by_name_in(rows, rows_in_file)
+        try:
+            # All or nothing, whoever calls: a row with a validation error rolls back the
+            # others.
+            result = super().import_data(
+                rows,
+                dry_run=dry_run,
+                raise_errors=raise_errors,
+                use_transactions=True,
+                collect_failed_rows=collect_failed_rows,
+                rollback_on_validation_errors=True,
+                **kwargs,
+            )
+        except exceptions.ImportError as error:
+            if error.number is not None:
+                error.number = rows_in_file[error.number - 1]
+            raise
+        result.number_as_in_file(rows_in_file)
+        return result
+
+    @staticmethod
+    def _rows_by_name_in(rows: tablib.Dataset, rows_in_file: list[int]) -> dict[str, list[int]]:
+        """The spreadsheet rows of each institution's name (as `_name_key` compares names)."""
+        found: dict[str, list[int]] = {}
+        for number, name in zip(rows_in_file, rows["name"], strict=True):
+            key = _name_key(name)
+            if key:
+                found.setdefault(key, []).append(number)
+        return found
 
     def _refusal(self, headers: list[str]) -> UnreadableFile | None:
         # Without "name" no row can be matched to an institution. Typical causes: a CSV from
@@ -387,6 +517,22 @@ class InstitutionResource(resources.ModelResource):
             errors["country"] = ValidationError(
                 _("“%(value)s” is not a country; use one of: %(choices)s.")
                 % {"value": row["country"], "choices": ", ".join(Institution.Country.values)}
+            )
+        rows_of_name = self._rows_by_name.get(_name_key(row.get("name")), [])
+        if len(rows_of_name) > 1:
+            # Otherwise the later row would silently overwrite the earlier one. Every such row
+            # is marked, so that staff see all of them in the preview.
+            errors.setdefault("name", []).append(
+                ValidationError(
+                    _(
+                        "“%(name)s” is in rows %(rows)s: an institution can be in the file "
+                        "only once."
+                    )
+                    % {
+                        "name": row["name"],
+                        "rows": get_text_list([str(n) for n in rows_of_name], _("and")),
+                    }
+                )
             )
         for name in self._related_fields:
             field = self.fields[name]

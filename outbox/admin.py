@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db.models.constants import LOOKUP_SEP
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
@@ -11,6 +12,33 @@ from .models import OutgoingEmail
 # A ready-made body (allauth's mails) holds a password-reset or address-confirmation link:
 # whoever reads it can take over the account, so the admin never shows it.
 SECRET_FIELDS = ["body_text", "body_html"]
+
+
+class ListedFiltersOnly:
+    """A ModelAdmin mixin: the list filters only by its own filters (and date hierarchy).
+
+    Django's admin otherwise accepts a filter on any field of the model in the query string,
+    hidden ones included, so that `?body_text__contains=reset/key/1-s` answers, a character
+    at a time, what the page never shows. `extra_filter_fields` names more fields that
+    links of ours filter by."""
+
+    extra_filter_fields: tuple[str, ...] = ()
+
+    def lookup_allowed(self, lookup, value, request=None):
+        allowed = set(self.extra_filter_fields)
+        if self.date_hierarchy:
+            allowed.add(self.date_hierarchy.split(LOOKUP_SEP)[0])
+        list_filter = self.get_list_filter(request) if request is not None else self.list_filter
+        for item in list_filter:
+            if isinstance(item, type) and issubclass(item, admin.SimpleListFilter):
+                allowed.add(item.parameter_name)
+            else:
+                allowed.add(
+                    (item[0] if isinstance(item, list | tuple) else item).split(LOOKUP_SEP)[0]
+                )
+        if lookup.split(LOOKUP_SEP)[0] not in allowed:
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -32,7 +60,7 @@ HIDDEN_FIELDS = [*SECRET_FIELDS, "content_type", "object_id", "kind"]
 
 
 @admin.register(OutgoingEmail)
-class OutgoingEmailAdmin(admin.ModelAdmin):
+class OutgoingEmailAdmin(ListedFiltersOnly, admin.ModelAdmin):
     list_display = [
         "kind_display",
         "recipient",

@@ -233,7 +233,12 @@ def test_editing_keeps_a_domain_on_its_own_institution(staff_client, lund):
 def test_network_admin(staff_client, db):
     response = staff_client.post(
         reverse("admin:members_network_add"),
-        {"name": "Microbiome", "slug": "microbiome", "description": "Gut feelings."},
+        {
+            "name": "Microbiome",
+            "slug": "microbiome",
+            "description": "Gut feelings.",
+            "content_language": "en",
+        },
     )
     assert response.status_code == 302
     assert Network.objects.get().slug == "microbiome"
@@ -296,7 +301,7 @@ def test_import_page_names_the_bad_row_and_offers_no_confirmation(staff_client, 
     assert "“school” is not a kind" in content
     assert "“2024-13-01..” is not a period" in content
     result = response.context["result"]
-    assert [row.number for row in result.invalid_rows] == [3]
+    assert [row.number for row in result.invalid_rows] == [4]  # the header is row 1
     assert not Institution.objects.exists()
 
 
@@ -427,3 +432,19 @@ def test_export_needs_the_view_permission(client, db, view_permission, status):
     client.force_login(user)
 
     assert client.get(reverse("admin:members_institution_export")).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({"password__startswith": "pbkdf2"}, 400),  # a hash, guessed a character at a time
+        ({"is_staff__exact": "1"}, 200),
+        ({"groups__id__exact": "1"}, 200),
+    ],
+)
+def test_the_user_list_filters_only_by_what_it_offers(client, db, query, status):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    response = client.get(reverse("admin:members_user_changelist"), query)
+
+    assert response.status_code == status

@@ -295,7 +295,7 @@ def test_a_file_with_one_bad_row_imports_nothing(file_format, change, column, re
     assert snapshot() == before
     assert result.has_validation_errors()
     invalid = result.invalid_rows
-    assert [row.number for row in invalid] == [2]
+    assert [row.number for row in invalid] == [3]  # as the spreadsheet numbers it
     messages = invalid[0].field_specific_errors[column]
     assert any(reason in message for message in messages), messages
 
