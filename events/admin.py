@@ -34,15 +34,18 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import smart_split, unescape_string_literal
-from django.utils.translation import gettext, gettext_noop, ngettext
+from django.utils.translation import gettext, gettext_noop, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportActionMixin
 
-from members.models import Institution
+from members.admin import UserAdmin as MembersUserAdmin
+from members.models import Institution, User
+from members.resources import ColumnNamesExportForm
+from outbox.admin import ListedFiltersOnly
 from outbox.models import OutgoingEmail
 from outbox.services import kind_label
 
-from . import notifications, pricing, reports, services
+from . import notifications, pricing, privacy, reports, services
 from .forms import EanNumberField, VatNumberField
 from .models import AdmissionCategory, Event, ProgrammeItem, Registration
 from .pricing import format_price
@@ -152,6 +155,13 @@ def requested_page_number(request: HttpRequest) -> int:
     return min(max(number, 1), LAST_PAGE_NUMBER_TRIED)
 
 
+def staff_member_name(user) -> str | None:
+    """A staff member named as text: their name, or their address when they gave none."""
+    if user is None:
+        return None  # the admin shows its empty value
+    return user.get_full_name() or user.email
+
+
 # --- Registrations: filters ---------------------------------------------------------------------
 
 
@@ -182,6 +192,14 @@ class InstitutionCountryFilter(ChoicesListFilter):
     parameter_name = "country"
     options = Institution.Country.choices
     lookup = "institution__country"
+
+
+class EventListFilter(admin.RelatedFieldListFilter):
+    """The events named with their start date, newest first, in one small query."""
+
+    def field_choices(self, field, request, model_admin):
+        events = Event.objects.order_by("-starts_at", "-id").only("pk", "title", "starts_at")
+        return [(event.pk, event_with_date(event)) for event in events]
 
 
 class CheckedInFilter(admin.SimpleListFilter):
@@ -311,12 +329,16 @@ class RegistrationChangeForm(forms.ModelForm):
         return cleaned
 
 
-class EventChoiceField(forms.ModelChoiceField):
-    """Events named with their date: next year's edition often has the same title."""
+def event_with_date(event: Event) -> str:
+    """An event named with its start date: next year's edition (or a copy) often has the
+    same title."""
+    starts = date_format(timezone.localtime(event.starts_at), "SHORT_DATE_FORMAT")
+    return f"{event.title} ({starts})"
 
+
+class EventChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, event: Event) -> str:
-        starts = date_format(timezone.localtime(event.starts_at), "SHORT_DATE_FORMAT")
-        return f"{event.title} ({starts})"
+        return event_with_date(event)
 
 
 class GuestRegistrationForm(ErrorsDescribeFieldsMixin, forms.Form):
@@ -492,6 +514,8 @@ IMPORT_EXPORT_TEXTS = (
     gettext_noop("This exporter will export the following fields: "),
     gettext_noop("Select all"),
     gettext_noop("Submit"),
+    # The export page's count of the rows selected on the list (a blocktranslate count).
+    ngettext_lazy("Export %(len)s selected item.", "Export %(len)s selected items.", "len"),
 )
 
 
@@ -500,12 +524,15 @@ NEEDS_FIELDS = ("dietary_needs", "accessibility_needs", "special_needs_erased_at
 
 
 @admin.register(Registration)
-class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelAdmin):
+class RegistrationAdmin(
+    ListedFiltersOnly, FastActionCheckboxMixin, ExportActionMixin, admin.ModelAdmin
+):
     form = RegistrationChangeForm
     # The registration's own page is the attendee's (a 404 for staff); check-in has a link.
     view_on_site = False
     resource_classes = [RegistrationResource]
     formats = EXPORT_FORMATS
+    export_form_class = ColumnNamesExportForm
     # Fits a 1366 px laptop beside the filters (static/css/admin.css sets the column widths):
     # the e-mail address sits under the name, headers are short, check-in times compact.
     list_display = [
@@ -519,7 +546,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
     ]
     list_display_links = ["name"]
     list_filter = [
-        "event",
+        ("event", EventListFilter),
         "status",
         "category",
         InstitutionKindFilter,
@@ -538,6 +565,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
     inlines = [OutgoingEmailInline]
     actions = [
         "check_in_selected",
+        "undo_check_in_selected",
         "cancel_selected",
         "promote_selected",
         "resend_confirmation",
@@ -552,13 +580,13 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
         "currency",
         "price_reason_display",
         "price_override_reason",
-        "price_overridden_by",
+        "price_overridden_by_name",
         "price_overridden_at",
         "created_at",
         "confirmed_at",
         "cancelled_at",
         "checked_in_at",
-        "checked_in_by",
+        "checked_in_by_name",
         "special_needs_erased_at",
     ]
     fieldsets = [
@@ -588,7 +616,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                     "price_reason_display",
                     "override_reason",
                     "price_override_reason",
-                    ("price_overridden_by", "price_overridden_at"),
+                    ("price_overridden_by_name", "price_overridden_at"),
                 ]
             },
         ),
@@ -599,7 +627,7 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                     "created_at",
                     "confirmed_at",
                     "cancelled_at",
-                    ("checked_in_at", "checked_in_by"),
+                    ("checked_in_at", "checked_in_by_name"),
                 ]
             },
         ),
@@ -724,6 +752,15 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
             return gettext("none (entered as a guest)")
         return registration.user.email
 
+    # The admin would link these to the user's page, which Event staff may not open (403).
+    @admin.display(description=_("price overridden by"))
+    def price_overridden_by_name(self, registration: Registration) -> str | None:
+        return staff_member_name(registration.price_overridden_by)
+
+    @admin.display(description=_("checked in by"))
+    def checked_in_by_name(self, registration: Registration) -> str | None:
+        return staff_member_name(registration.checked_in_by)
+
     @admin.display(description=_("check-in page"))
     def check_in_link(self, registration: Registration) -> str:
         url = reverse("events:check_in", kwargs={"ticket_code": registration.ticket_code})
@@ -835,7 +872,12 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                 else:
                     messages.warning(
                         request,
-                        gettext("%(email)s already has an active registration for this event.")
+                        # Not opening with the address: the admin capitalises a message's
+                        # first letter, and "Gunnar.gast@lu.se" is not the address typed.
+                        gettext(
+                            "This event already has an active registration for %(email)s; "
+                            "here it is."
+                        )
                         % {"email": registration.email},
                     )
                 return HttpResponseRedirect(
@@ -858,6 +900,25 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
 
     @admin.action(description=_("Check in"), permissions=["change"])
     def check_in_selected(self, request, queryset: QuerySet[Registration]):
+        # Checking in is meant for the door; for an event on another day it is most likely a
+        # slip of the action menu, so it is asked about first.
+        not_today = self._count_not_taking_place_today(queryset)
+        if not_today and request.POST.get("confirmed") != "yes":
+            return self._confirmation_page(
+                request,
+                queryset,
+                action="check_in_selected",
+                title=gettext("Check in registrations"),
+                question=ngettext(
+                    "%(count)d of these registrations is for an event that does not take "
+                    "place today. Check them in anyway?",
+                    "%(count)d of these registrations are for events that do not take place "
+                    "today. Check them in anyway?",
+                    not_today,
+                )
+                % {"count": not_today},
+                button=gettext("Yes, check them in"),
+            )
         checked_in = already = not_confirmed = event_cancelled = 0
         for registration_id in queryset.values_list("pk", flat=True):
             try:
@@ -911,6 +972,53 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
                         "%(count)d registrations are for a cancelled event and were not checked "
                         "in.",
                         event_cancelled,
+                    ),
+                ),
+            ],
+        )
+
+    @staticmethod
+    def _count_not_taking_place_today(queryset: QuerySet[Registration]) -> int:
+        today = timezone.localdate()
+        events = Event.objects.filter(pk__in=queryset.values("event_id")).only(
+            "pk", "starts_at", "ends_at"
+        )
+        elsewhere = [
+            event.pk for event in events if not services.takes_place_on(event=event, day=today)
+        ]
+        return queryset.filter(event_id__in=elsewhere).count() if elsewhere else 0
+
+    @admin.action(description=_("Undo check-in"), permissions=["change"])
+    def undo_check_in_selected(self, request, queryset: QuerySet[Registration]):
+        undone = not_checked_in = 0
+        for registration_id in queryset.values_list("pk", flat=True):
+            registration, newly = services.undo_check_in(
+                registration_id=registration_id, undone_by=request.user
+            )
+            if newly:
+                undone += 1
+                self.log_change(request, registration, gettext("Check-in undone"))
+            else:
+                not_checked_in += 1
+        report_outcome(
+            request,
+            done=[
+                _counted(
+                    undone,
+                    ngettext(
+                        "%(count)d check-in undone.",
+                        "%(count)d check-ins undone.",
+                        undone,
+                    ),
+                ),
+            ],
+            problems=[
+                _counted(
+                    not_checked_in,
+                    ngettext(
+                        "%(count)d registration was not checked in; nothing to undo.",
+                        "%(count)d registrations were not checked in; nothing to undo.",
+                        not_checked_in,
                     ),
                 ),
             ],
@@ -1099,8 +1207,34 @@ class RegistrationAdmin(FastActionCheckboxMixin, ExportActionMixin, admin.ModelA
 # --- Events -------------------------------------------------------------------------------------
 
 
+class ProgrammeItemFormSet(forms.BaseInlineFormSet):
+    """Programme items must fit in their event: an item typed with the wrong year would
+    otherwise be saved and shown on the event's page."""
+
+    def clean(self):
+        super().clean()
+        event = self.instance
+        # The event as the page submits it (the admin puts the event form's values on it
+        # first); without valid times there is nothing to compare with.
+        if event.starts_at is None or event.ends_at is None:
+            return
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or self._should_delete_form(form):
+                continue
+            problems = services.programme_item_problems(
+                event_starts_at=event.starts_at,
+                event_ends_at=event.ends_at,
+                starts_at=form.cleaned_data.get("starts_at"),
+                ends_at=form.cleaned_data.get("ends_at"),
+            )
+            for field, message in problems.items():
+                if field not in form.errors:
+                    form.add_error(field, message)
+
+
 class ProgrammeItemInline(admin.TabularInline):
     model = ProgrammeItem
+    formset = ProgrammeItemFormSet
     fields = ["starts_at", "ends_at", "title", "speakers", "description"]
     extra = 0
 
@@ -1114,10 +1248,23 @@ class ChangeRefused(Exception):
     """A service refused part of an admin save; the whole save is to be undone."""
 
 
+SLUG_FIXED_HELP = _(
+    "The web address of this event cannot change any more: it has been published or has "
+    "registrations, and links with this address on other pages and in e-mails already sent "
+    "(with their calendar files) would stop working."
+)
+
+
 class EventAdminForm(forms.ModelForm):
     # The status as the page showed it: saving a page opened before a colleague cancelled the
     # event must not quietly publish it again.
     status_shown = forms.CharField(widget=forms.HiddenInput, required=False)
+    # Cancelling e-mails everyone registered at once: a slip of the status list must not.
+    confirm_cancellation = forms.BooleanField(
+        label=_("Yes, tell everyone registered or waiting that the event is cancelled"),
+        required=False,
+        help_text=_("Needed only when you cancel an event people have registered for."),
+    )
 
     class Meta:
         model = Event
@@ -1151,6 +1298,10 @@ class EventAdminForm(forms.ModelForm):
             "contact_email",
         ]
         help_texts = {
+            "slug": _(
+                "The last part of the event's web address (/events/…/). It can be changed only "
+                "while the event is a draft that nobody has registered for."
+            ),
             "status": _(
                 "Cancelling e-mails every registered and wait-listed person at once; publishing "
                 "again gives places freed meanwhile to the waiting list first."
@@ -1173,6 +1324,25 @@ class EventAdminForm(forms.ModelForm):
                     "Check the event and save again."
                 )
                 % {"status": self.instance.get_status_display()},
+            )
+        people = self.instance.confirmed_count + self.instance.waitlisted_count
+        cancelling = (
+            self.instance.pk
+            and cleaned.get("status") == Event.Status.CANCELLED
+            and self.instance.status != Event.Status.CANCELLED
+            and self.instance.ends_at > timezone.now()
+        )
+        if cancelling and people and not cleaned.get("confirm_cancellation"):
+            self.add_error(
+                "confirm_cancellation",
+                ngettext(
+                    "Cancelling e-mails the %(count)d person registered or waiting that the "
+                    "event is cancelled. Tick the box to confirm.",
+                    "Cancelling e-mails the %(count)d people registered or waiting that the "
+                    "event is cancelled. Tick the box to confirm.",
+                    people,
+                )
+                % {"count": people},
             )
         return cleaned
 
@@ -1246,6 +1416,7 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
                     "network",
                     "status",
                     "status_shown",
+                    "confirm_cancellation",
                     "summary",
                     "description",
                     "content_language",
@@ -1320,6 +1491,34 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
         url = reverse("admin:events_registration_changelist") + f"?event__id__exact={event.pk}"
         return format_html('<a href="{}">{}</a>', url, gettext("Registrations"))
 
+    # The slug ----------------------------------------------------------------------------------
+
+    def _slug_is_fixed(self, obj: Event | None) -> bool:
+        if obj is None or obj.pk is None:
+            return False
+        # Asked several times per page (form, fields, prepopulation): decided once, so that
+        # they agree even if the event is published meanwhile.
+        if not hasattr(obj, "_slug_is_fixed"):
+            obj._slug_is_fixed = services.slug_is_fixed(event=obj)
+        return obj._slug_is_fixed
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if self._slug_is_fixed(obj):
+            readonly.append("slug")
+        return readonly
+
+    def get_prepopulated_fields(self, request, obj=None):
+        if self._slug_is_fixed(obj):
+            return {}
+        return super().get_prepopulated_fields(request, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if self._slug_is_fixed(obj):
+            # A read-only field shows the form's help text: it says why.
+            kwargs["help_texts"] = {**EventAdminForm.Meta.help_texts, "slug": SLUG_FIXED_HELP}
+        return super().get_form(request, obj, change, **kwargs)
+
     # Saving ----------------------------------------------------------------------------------
 
     def save_model(self, request, obj, form, change):
@@ -1329,6 +1528,14 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
         if not change:
             super().save_model(request, obj, form, change)
             return
+        typed_slug = request.POST.get("slug")
+        if typed_slug is not None and typed_slug != obj.slug and self._slug_is_fixed(obj):
+            # A page opened before the event was published or registered for still offered
+            # the slug; the rest of the change is saved.
+            messages.warning(
+                request,
+                gettext("The slug was not changed. %(reason)s") % {"reason": SLUG_FIXED_HELP},
+            )
         model_fields = {field.name for field in Event._meta.fields}
         through_services = {"capacity", "status"}
         plain = [
@@ -1459,6 +1666,16 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
         if not self.has_change_permission(request, event):
             raise PermissionDenied
         recipients = Registration.objects.filter(event=event).confirmed().count()
+        if request.method == "POST" and not recipients:
+            # A page opened while the event had attendees: there is nobody to send it to now.
+            messages.warning(
+                request,
+                gettext(
+                    "Nothing was sent: this event has no confirmed attendees, so there is "
+                    "nobody to send a message to."
+                ),
+            )
+            return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
         form = StaffMessageForm(request.POST or None, initial={"token": uuid.uuid4().hex})
         step = "write"
         if request.method == "POST" and form.is_valid() and "edit" not in request.POST:
@@ -1538,3 +1755,26 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
                 links,
             ),
         )
+
+
+class UserAdmin(MembersUserAdmin):
+    """The members app's user admin, deleting a person's account as they would delete it
+    themselves (events.privacy.delete_account): their upcoming seats go to the waiting
+    list, their registrations are anonymised and their unsent e-mails go. A plain deletion
+    would keep all that and leave the seats taken. Staff accounts, which a person cannot
+    delete themselves, are deleted as Django does. It lives here because members cannot call
+    events (the dependencies run events → members)."""
+
+    def delete_model(self, request, obj):
+        if privacy.account_can_be_deleted(user=obj):
+            privacy.delete_account(user=obj)
+        else:
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset.order_by("pk"):
+            self.delete_model(request, user)
+
+
+admin.site.unregister(User)
+admin.site.register(User, UserAdmin)

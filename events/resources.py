@@ -5,7 +5,7 @@ Export only: registrations are made through events.services, never imported.
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from import_export import fields, resources
+from import_export import fields, resources, widgets
 from import_export.formats.base_formats import XLSX
 
 from members.resources import CSVWithBOM, neutralise_formula
@@ -18,6 +18,22 @@ from .pricing import price_reason_for
 EXPORT_FORMATS = [CSVWithBOM, XLSX]
 
 
+class NumberCell(widgets.Widget):
+    """A number column: a number in a workbook, so that SUM adds it up and Excel does not
+    flag "number stored as text"; in CSV written as before ("1200.00", a point whatever the
+    exporter's language), which every program reads.
+
+    django-import-export asks for native values (force_native_type) for binary formats
+    such as .xlsx only."""
+
+    def render(self, value, obj=None, **kwargs):
+        if value is None:
+            return ""
+        if kwargs.get("force_native_type"):
+            return value
+        return str(value)
+
+
 def _local(value):
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
@@ -26,7 +42,7 @@ class RegistrationResource(resources.ModelResource):
     """One row per registration, with the attendee, the price and its reason, and the
     special-category needs (catering and access planning are the purpose they were asked for)."""
 
-    id = fields.Field(attribute="id", column_name=_("ID"))
+    id = fields.Field(attribute="id", column_name=_("ID"), widget=NumberCell())
     event = fields.Field(attribute="event__title", column_name=_("Event"))
     first_name = fields.Field(attribute="first_name", column_name=_("First name"))
     last_name = fields.Field(attribute="last_name", column_name=_("Last name"))
@@ -36,7 +52,7 @@ class RegistrationResource(resources.ModelResource):
     institution_kind = fields.Field(column_name=_("Institution kind"))
     country = fields.Field(column_name=_("Country"))
     category = fields.Field(column_name=_("Admission category"))
-    price = fields.Field(attribute="price", column_name=_("Price"))
+    price = fields.Field(attribute="price", column_name=_("Price"), widget=NumberCell())
     currency = fields.Field(attribute="currency", column_name=_("Currency"))
     price_reason = fields.Field(column_name=_("Reason for the price"))
     status = fields.Field(column_name=_("Status"))
@@ -95,6 +111,7 @@ class RegistrationResource(resources.ModelResource):
         )
 
     def export_field(self, field, instance, **kwargs):
+        # Only text can be a formula: numbers (NumberCell) pass through unchanged.
         return neutralise_formula(super().export_field(field, instance, **kwargs))
 
     def dehydrate_institution(self, registration: Registration) -> str:

@@ -2,10 +2,12 @@
 attendee in, export the list as CSV."""
 
 import csv
+import datetime
 import io
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from events.models import Registration
@@ -15,7 +17,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_event_staff_filter_check_in_and_export(live_server, page):
-    meeting = EventFactory(title="Annual meeting")
+    # Taking place now: checking in at the door needs no "not today" question.
+    now = timezone.now()
+    meeting = EventFactory(
+        title="Annual meeting",
+        starts_at=now - datetime.timedelta(hours=1),
+        ends_at=now + datetime.timedelta(hours=5),
+        registration_opens_at=now - datetime.timedelta(days=30),
+        registration_closes_at=None,
+        cancellation_deadline=None,
+    )
     other = EventFactory(title="Cancer network day")
     attendees = {
         name: RegistrationFactory(

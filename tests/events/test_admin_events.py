@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
-from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.urls import reverse
 
@@ -14,29 +13,18 @@ from events import reports, services
 from events.models import AdmissionCategory, Event, ProgrammeItem, Registration
 from events.services import duplicate_event
 from outbox.models import OutgoingEmail
+from tests.events.conftest import message_texts
 from tests.factories import (
     EventFactory,
     ProgrammeItemFactory,
     RegistrationFactory,
     admin_form_data,
-    event_staff_user,
 )
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:events_event_changelist")
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
-
-
-@pytest.fixture
-def staff(client):
-    user = event_staff_user()
-    client.force_login(user)
-    return user
-
-
-def message_texts(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def guest(event, email):
@@ -434,6 +422,7 @@ def test_a_message_whose_token_was_tampered_with_is_still_sent_once(client, staf
 
 def test_the_message_can_be_edited_after_the_preview(client, staff):
     event = EventFactory()
+    guest(event, "one@example.org")
     response = client.post(
         message_url(event), {"subject": "Hello", "body": "Draft", "token": "t", "edit": "1"}
     )
@@ -460,11 +449,39 @@ def test_an_incomplete_message_is_explained(client, staff, data, field):
     assert not OutgoingEmail.objects.filter(kind="events.staff_message").exists()
 
 
-def test_an_event_without_attendees_offers_no_send_button(client, staff):
+def test_an_event_without_attendees_says_there_is_nobody_to_send_to(client, staff):
     event = EventFactory()
-    response = client.post(message_url(event), {"subject": "Hi", "body": "Body", "token": "x"})
-    assert response.context["recipients"] == 0
-    assert 'name="send"' not in response.content.decode()
+    # Staff messages go to the confirmed only.
+    RegistrationFactory(event=event, status=Registration.Status.WAITLISTED)
+    RegistrationFactory(event=event, status=Registration.Status.CANCELLED)
+    page = client.get(message_url(event))
+    content = page.content.decode()
+    assert page.context["recipients"] == 0
+    assert "This event has no confirmed attendees, so there is nobody to send a message to." in (
+        content
+    )
+    assert "0 confirmed attendees" not in content
+    # Nothing to write, preview or send.
+    for name in ('name="subject"', 'name="preview"', 'name="send"'):
+        assert name not in content
+    assert f'href="{change_url(event)}"' in content
+
+
+@pytest.mark.parametrize("step", ["preview", "send"])
+def test_a_message_to_nobody_is_refused_with_a_message(client, staff, step):
+    """A page opened while the event had attendees, sent after the last one cancelled."""
+    event = EventFactory()
+    response = client.post(
+        message_url(event),
+        {"subject": "Hi", "body": "Body", "token": "a" * 32, step: "1"},
+        follow=True,
+    )
+    assert response.redirect_chain == [(change_url(event), 302)]
+    assert message_texts(response) == [
+        "Nothing was sent: this event has no confirmed attendees, so there is nobody to send "
+        "a message to."
+    ]
+    assert not OutgoingEmail.objects.filter(kind="events.staff_message").exists()
 
 
 def test_the_message_page_of_an_unknown_event_is_a_404(client, staff):

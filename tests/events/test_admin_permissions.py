@@ -1,11 +1,14 @@
 """The "Event staff" group: exactly what staff need to run events, and no user management."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
+from events import services
 from events.models import Registration
 from tests.factories import (
     EventFactory,
@@ -98,7 +101,8 @@ def test_a_member_can_do_their_work(staff_client):
         assert staff_client.get(page).status_code == 200, page
     response = staff_client.post(
         reverse("admin:events_registration_changelist"),
-        {"action": "check_in_selected", "_selected_action": [registration.pk]},
+        # Next month's event: "confirmed" answers the question asked first.
+        {"action": "check_in_selected", "_selected_action": [registration.pk], "confirmed": "yes"},
     )
     assert response.status_code == 302
     registration.refresh_from_db()
@@ -163,7 +167,8 @@ def test_read_only_staff_see_registrations_but_cannot_act(client):
     assert actions == {"", "export_admin_action"}
     client.post(
         reverse("admin:events_registration_changelist"),
-        {"action": "check_in_selected", "_selected_action": [registration.pk]},
+        # Next month's event: "confirmed" answers the question asked first.
+        {"action": "check_in_selected", "_selected_action": [registration.pk], "confirmed": "yes"},
     )
     registration.refresh_from_db()
     assert registration.checked_in_at is None
@@ -190,6 +195,36 @@ def test_the_registration_page_names_the_account_without_a_link_staff_cannot_fol
     assert reverse("admin:members_user_change", args=[registration.user.pk]) not in content
     assert registration.get_absolute_url() + '"' not in content  # no "view on site"
     assert "none (entered as a guest)" in guest_page.content.decode()
+
+
+def test_who_overrode_the_price_and_checked_in_is_named_without_a_link(staff_client):
+    """Event staff may not open users: the admin's links to them were a 403."""
+    colleague = event_staff_user(first_name="Karin", last_name="Kollega", email="karin@mva.example")
+    nameless = event_staff_user(first_name="", last_name="", email="door@mva.example")
+    registration = RegistrationFactory()
+    services.override_price(
+        registration_id=registration.pk,
+        category=registration.category,
+        price=0,
+        reason="Invited speaker",
+        overridden_by=colleague,
+    )
+    services.check_in(registration_id=registration.pk, checked_in_by=nameless)
+
+    page = staff_client.get(reverse("admin:events_registration_change", args=[registration.pk]))
+
+    content = page.content.decode()
+    for user in (colleague, nameless):
+        assert reverse("admin:members_user_change", args=[user.pk]) not in content
+    assert re.search(r'<div class="readonly">Karin Kollega</div>', content), (
+        "the overriding colleague's name, as text"
+    )
+    assert re.search(r'<div class="readonly">door@mva.example</div>', content)
+    # Nobody yet: the admin's empty value.
+    other = staff_client.get(
+        reverse("admin:events_registration_change", args=[RegistrationFactory().pk])
+    ).content.decode()
+    assert other.count('<div class="readonly">-</div>') >= 2
 
 
 def test_the_admin_header_leads_to_two_factor_and_allauth_s_password_page(staff_client):

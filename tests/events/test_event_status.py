@@ -196,6 +196,18 @@ def test_cancelling_in_the_admin_tells_the_attendees_and_says_how_many(client, s
     data = admin_form_data(client.get(url))
     data["status"] = Event.Status.CANCELLED
 
+    # It asks first: cancelling e-mails everyone at once.
+    unconfirmed = client.post(url, data)
+    assert unconfirmed.status_code == 200
+    assert (
+        "Cancelling e-mails the 2 people registered or waiting that the event is cancelled. "
+        "Tick the box to confirm." in unconfirmed.content.decode()
+    )
+    assert not event_cancelled_rows(event).exists()
+    event.refresh_from_db()
+    assert event.status == Event.Status.PUBLISHED
+
+    data["confirm_cancellation"] = "on"
     response = client.post(url, data, follow=True)
 
     assert "2 people were told by e-mail that the event is cancelled." in (
@@ -278,3 +290,15 @@ def test_details_of_a_cancelled_event_are_no_longer_editable():
     registration.refresh_from_db()
 
     assert services.details_still_editable(registration=registration, now=timezone.now()) is False
+
+
+def test_cancelling_an_event_nobody_registered_for_needs_no_confirmation(client, staff_user):
+    event = free_event()
+    client.force_login(staff_user)
+    url = reverse("admin:events_event_change", args=[event.pk])
+    data = admin_form_data(client.get(url))
+    data["status"] = Event.Status.CANCELLED
+
+    assert client.post(url, data).status_code == 302
+    event.refresh_from_db()
+    assert event.status == Event.Status.CANCELLED
