@@ -180,6 +180,23 @@ class Event(models.Model):
                 condition=Q(status__in=["draft", "published", "cancelled"]),
                 name="event_status_valid",
             ),
+            models.CheckConstraint(
+                condition=Q(member_price__lte=F("standard_price")),
+                name="event_member_price_not_above_standard",
+                violation_error_message=_(
+                    "The member price cannot be above the standard price: the best rate a "
+                    "person's addresses give would then cost them more."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(registration_opens_at__isnull=True)
+                | Q(registration_opens_at__lt=F("starts_at")),
+                name="event_registration_opens_before_the_start",
+                violation_error_message=_("Registration must open before the event starts."),
+            ),
+            models.CheckConstraint(
+                condition=Q(currency__in=Currency.values), name="event_currency_valid"
+            ),
         ]
         indexes = [models.Index(fields=["status", "starts_at"])]
 
@@ -418,6 +435,11 @@ class Registration(models.Model):
     price_reason_code = models.CharField(
         _("reason code"), max_length=40, blank=True, default="", db_default="", editable=False
     )
+    # The day membership was judged on for the price: the event's start date at the time,
+    # kept so that the reason stays true if the event moves. Empty for older registrations.
+    membership_judged_on = models.DateField(
+        _("membership judged on"), null=True, blank=True, editable=False
+    )
     price_overridden_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -510,6 +532,29 @@ class Registration(models.Model):
             models.CheckConstraint(
                 condition=Q(category__in=["member_university_staff", "member", "non_member"]),
                 name="registration_category_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(currency__in=Currency.values), name="registration_currency_valid"
+            ),
+            # Each state carries the moment it was reached, and each record of who did
+            # something the moment they did it.
+            models.CheckConstraint(
+                condition=~Q(status="confirmed") | Q(confirmed_at__isnull=False),
+                name="registration_confirmed_has_its_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False),
+                name="registration_cancelled_has_its_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(checked_in_by__isnull=True) | Q(checked_in_at__isnull=False),
+                name="registration_checked_in_by_has_its_time",
+            ),
+            # An override records why, always (who may later be gone: SET_NULL).
+            models.CheckConstraint(
+                condition=Q(price_overridden_at__isnull=True) & Q(price_overridden_by__isnull=True)
+                | (Q(price_overridden_at__isnull=False) & ~Q(price_override_reason="")),
+                name="registration_override_has_its_time_and_reason",
             ),
         ]
         indexes = [

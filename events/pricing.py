@@ -85,6 +85,7 @@ class AdmissionDecision:
     reason_code: str
     reason: str  # in the language active when the decision was made
     institution: Institution | None = None
+    judged_on: datetime.date | None = None  # the day membership was judged on
 
     @property
     def is_free(self) -> bool:
@@ -114,6 +115,7 @@ def _decision(
             on=_event_date(event),
         ),
         institution=institution,
+        judged_on=_event_date(event),
     )
 
 
@@ -183,7 +185,8 @@ def decide_admission_for_user(*, event: Event, user: User | AnonymousUser) -> Ad
 
 def decision_reason_for(*, registration, for_staff: bool = False) -> str:
     """Why the decision made at registration gave its price, in the active language: from
-    the stored code, for the institution and event date it was decided for; for a
+    the stored code, for the institution and the day membership was judged on (the event's
+    start then, even if the event has moved since); for a
     registration stored before codes existed, the text stored with it (in the registrant's
     language). The decision itself is never made again. Needs `registration.event`.
     `for_staff`: worded about the attendee (see `reason_text`)."""
@@ -191,7 +194,7 @@ def decision_reason_for(*, registration, for_staff: bool = False) -> str:
         return reason_text(
             code=registration.price_reason_code,
             institution_name=registration.institution_name,
-            on=_event_date(registration.event),
+            on=registration.membership_judged_on or _event_date(registration.event),
             for_staff=for_staff,
         )
     return registration.price_reason

@@ -22,10 +22,11 @@ from django.db.models.functions import Cast, Concat, Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.affiliation import verified_addresses
 from outbox.models import OutgoingEmail
 
 from . import services
-from .models import Registration
+from .models import Event, Registration
 
 # Bumped when the layout of the export changes, so a reader of an old file can tell.
 EXPORT_FORMAT_VERSION = 1
@@ -278,6 +279,21 @@ def delete_account(*, user, now: datetime.datetime | None = None) -> None:
     if not user_model.objects.select_for_update().filter(pk=user.pk).exists():
         return
 
+    # The events of the person's upcoming registrations are locked first, in id order, as
+    # cancelling does (event, then registration): claiming below locks registration rows,
+    # and a staff member cancelling one of them meanwhile would otherwise deadlock with us.
+    upcoming_events = (
+        Registration.objects.of_person(user=user, verified_addresses=verified_addresses(user=user))
+        .active()
+        .filter(event__ends_at__gte=moment)
+        .values("event_id")
+    )
+    list(
+        Event.objects.select_for_update(no_key=True)
+        .filter(pk__in=upcoming_events)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     # What staff entered as a guest's for one of the person's verified addresses is theirs
     # too, and goes the same way.
     services.claim_guest_registrations(user=user)
@@ -328,7 +344,10 @@ def delete_account(*, user, now: datetime.datetime | None = None) -> None:
         # for the accounts.
         price_reason="",
         price_reason_code="",
-        price_override_reason="",
+        # Staff's reason may name the person; an override keeps a neutral mark of itself.
+        price_override_reason=Case(
+            When(price_overridden_at__isnull=False, then=Value("—")), default=Value("")
+        ),
         listed_as_participant=False,
         billing_organisation="",
         billing_address="",

@@ -140,9 +140,8 @@ def delete_account(request):
             messages.success(
                 request,
                 _(
-                    "Your account is deleted. Your upcoming registrations are cancelled and "
-                    "your past attendance is kept without your name. Thank you for coming to "
-                    "our events."
+                    "Your account is deleted. Any upcoming registrations are cancelled, and any "
+                    "past attendance is kept without your name."
                 ),
             )
             return redirect("events:home")

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
@@ -219,7 +220,9 @@ def register_guest(
     by one in the same transaction, so nobody waiting loses their turn to a seat that was
     never theirs. Once the event has begun nobody waiting is promoted (a seat offered then is
     useless), so a walk-in entered at the door takes a free seat. An account that has verified
-    the address gets the registration at once (`claim_guest_registrations`).
+    the address gets the registration at once, and one that already has an active
+    registration for the event (made with any of its addresses) keeps that one: it is
+    returned with created=False.
     Raises RegistrationError: "not_open", "over", "full", "billing_required"; ValueError for a
     malformed address or price.
     """
@@ -239,8 +242,12 @@ def register_guest(
             reason=price_set_by_staff.reason,
         )
     affiliation = affiliation_for_address(email=email)
+    # An account that has verified the address is the person's: the registration is theirs
+    # from the start, so that the one-registration-per-account rule holds (else a person
+    # registered with another of their addresses would get a second seat).
+    owner = _account_with_verified_address(email)
     registrant = _Registrant(
-        user=None,
+        user=owner,
         first_name=first_name,
         last_name=last_name,
         email=email,
@@ -264,10 +271,6 @@ def register_guest(
             event_id,
             getattr(registered_by, "pk", None),
         )
-        owner = _account_with_verified_address(email)
-        if owner is not None:
-            claim_guest_registrations(user=owner)
-            outcome.registration.refresh_from_db(fields=["user"])
     return outcome
 
 
@@ -395,15 +398,20 @@ def has_valid_ticket(*, registration: Registration) -> bool:
 
 def cancellation_closes_at(*, registration: Registration) -> datetime.datetime:
     """Until when the attendee may cancel: a seat until the event's cancellation deadline
-    (which protects the organisers' planning); a place on the waiting list, which holds no
-    seat, and a seat given after the deadline (a promotion), until the event starts or the
-    deadline, whichever is later, so nobody is promoted into a place they cannot give back."""
+    (which protects the organisers' planning), also for someone who registered after it; a
+    place on the waiting list, which holds no seat, and a seat given from the waiting list
+    after the deadline (a promotion the person did not ask for then), until the event
+    starts or the deadline, whichever is later, so nobody is promoted into a place they
+    cannot give back."""
     event = registration.event
     deadline = event.cancellation_closes_at
-    given_after_the_deadline = (
-        registration.confirmed_at is not None and registration.confirmed_at > deadline
+    confirmed_at = registration.confirmed_at
+    promoted_after_the_deadline = (
+        confirmed_at is not None
+        and confirmed_at > registration.created_at
+        and confirmed_at > deadline
     )
-    if registration.status == Registration.Status.WAITLISTED or given_after_the_deadline:
+    if registration.status == Registration.Status.WAITLISTED or promoted_after_the_deadline:
         return max(deadline, event.starts_at)
     return deadline
 
@@ -542,6 +550,7 @@ def _register_locked(
         currency=decision.currency,
         price_reason=decision.reason,
         price_reason_code=decision.reason_code,
+        membership_judged_on=decision.judged_on,
         status=status,
         created_at=moment,
         confirmed_at=moment if status == Registration.Status.CONFIRMED else None,
@@ -885,6 +894,41 @@ def check_in(
     return registration, True
 
 
+@transaction.atomic
+def undo_check_in(*, registration_id: int, undone_by: User) -> tuple[Registration, bool]:
+    """Take back a check-in made by mistake. Returns (registration, newly_undone).
+
+    Guarantees: under the registration's row lock, the check-in time and the staff member who
+    checked the person in are cleared, whatever the registration's status (a mistaken
+    check-in stays a mistake after a cancellation); a registration that is not checked in is
+    returned unchanged with False, so a second call (or two at once) changes nothing. The
+    cleared check-in is logged with who undid it. Seats and counters are not touched: a
+    check-in never changed them.
+    """
+    registration = Registration.objects.select_for_update(no_key=True).get(pk=registration_id)
+    if registration.checked_in_at is None:
+        return registration, False
+    logger.info(
+        "Check-in of registration %s (at %s by user %s) undone by user %s",
+        registration.pk,
+        registration.checked_in_at.isoformat(),
+        registration.checked_in_by_id,
+        undone_by.pk,
+    )
+    registration.checked_in_at = None
+    registration.checked_in_by = None
+    registration.save(update_fields=["checked_in_at", "checked_in_by"])
+    return registration, True
+
+
+def takes_place_on(*, event: Event, day: datetime.date) -> bool:
+    """Whether the event runs on `day` in the site's time zone (Europe/Copenhagen): from the
+    local date it starts on to the local date it ends on, both included."""
+    starts = timezone.localtime(event.starts_at).date()
+    ends = timezone.localtime(event.ends_at).date()
+    return starts <= day <= ends
+
+
 def _check_override(*, category: str, price: Decimal, reason: str) -> None:
     if not (reason or "").strip():
         raise ValueError(_("A reason is required to override the price."))
@@ -934,14 +978,15 @@ def erase_special_category_data(
 ) -> int:
     """Blank dietary and accessibility needs (GDPR Art. 9 data) of registrations whose event
     ended more than `older_than_days` days ago (settings.SPECIAL_NEEDS_KEPT_DAYS by default),
-    and record when. Returns how many registrations were erased. Idempotent.
+    and record when: also needs written in again after an earlier erasure (staff may edit
+    them). Returns how many registrations were erased. Idempotent.
     """
     if older_than_days is None:
         older_than_days = settings.SPECIAL_NEEDS_KEPT_DAYS
     moment = now or timezone.now()
     cutoff = moment - datetime.timedelta(days=older_than_days)
     return (
-        Registration.objects.filter(event__ends_at__lt=cutoff, special_needs_erased_at__isnull=True)
+        Registration.objects.filter(event__ends_at__lt=cutoff)
         .filter(~Q(dietary_needs="") | ~Q(accessibility_needs=""))
         .update(dietary_needs="", accessibility_needs="", special_needs_erased_at=moment)
     )
@@ -1000,3 +1045,50 @@ def duplicate_event(*, event_id: int) -> Event:
         for item in programme
     )
     return copy
+
+
+def slug_is_fixed(*, event: Event) -> bool:
+    """Whether the event's slug may no longer change: once the event is published or
+    cancelled (a cancelled event was published), or has any registration, its address
+    /events/<slug>/ is in links people keep and in e-mails already sent, with their calendar
+    files; a new slug would break them. A draft nobody has registered for may still change it.
+    """
+    return (
+        event.status != Event.Status.DRAFT
+        or Registration.objects.filter(event_id=event.pk).exists()
+    )
+
+
+def programme_item_problems(
+    *,
+    event_starts_at: datetime.datetime,
+    event_ends_at: datetime.datetime,
+    starts_at: datetime.datetime | None,
+    ends_at: datetime.datetime | None,
+) -> dict[str, str]:
+    """Why a programme item's times do not fit in its event, per field ("starts_at",
+    "ends_at"); empty when they fit.
+
+    Guarantees: an item fits when it starts no earlier than the event and no later than its
+    end, and (when it has an end) ends no later than the event; a missing time is not
+    judged. The messages name the event's local start or end.
+    """
+    problems: dict[str, str] = {}
+
+    def local(moment: datetime.datetime) -> str:
+        return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+    if starts_at is not None:
+        if starts_at < event_starts_at:
+            problems["starts_at"] = _(
+                "A programme item cannot start before the event starts (%(start)s)."
+            ) % {"start": local(event_starts_at)}
+        elif starts_at > event_ends_at:
+            problems["starts_at"] = _(
+                "A programme item cannot start after the event ends (%(end)s)."
+            ) % {"end": local(event_ends_at)}
+    if ends_at is not None and ends_at > event_ends_at:
+        problems["ends_at"] = _("A programme item cannot end after the event ends (%(end)s).") % {
+            "end": local(event_ends_at)
+        }
+    return problems

@@ -53,7 +53,7 @@ def check_in(request, ticket_code: str):
             request,
             "events/check_in.html",
             {"state": "forbidden", "own_registration": own},
-            status=403,
+            status=200 if own is not None else 403,
         )
     if staff_must_activate_two_factor(user=request.user):
         # The page shows special-category data: the back office's rule applies here too.

@@ -184,7 +184,8 @@ def participants(request, slug):
         Registration.objects.confirmed()
         .filter(event=event, listed_as_participant=True)
         .order_by("last_name", "first_name", "id")
-        .only("first_name", "last_name", "job_title", "institution_name", "email")
+        # Only what the consent covers: the address is never shown, not even for want of a name.
+        .only("first_name", "last_name", "job_title", "institution_name")
     )
     return render(request, "events/participants.html", {"event": event, "people": people})
 
@@ -282,7 +283,16 @@ def register(request, slug):
             # Until when a seat taken now could be given back (the rule of a real one).
             "cancel_until": services.cancellation_closes_at(
                 registration=Registration(
-                    event=event, status=Registration.Status.CONFIRMED, confirmed_at=now
+                    event=event,
+                    status=Registration.Status.CONFIRMED,
+                    created_at=now,
+                    confirmed_at=now,
+                )
+            ),
+            # Until when a place on the waiting list, taken now, could be left.
+            "leave_until": services.cancellation_closes_at(
+                registration=Registration(
+                    event=event, status=Registration.Status.WAITLISTED, created_at=now
                 )
             ),
             "state": state,
@@ -353,7 +363,13 @@ def my_registrations(request):
     # A cancelled registration is history: beside a new one for the same event it would read
     # as the event listed twice.
     upcoming = [r for r in coming if r.is_active]
-    cancelled = [r for r in coming if not r.is_active]
+    # Each with the day it was cancelled, latest first: the same event cancelled twice is two
+    # lines of history, told apart by their dates.
+    cancelled = sorted(
+        (r for r in coming if not r.is_active),
+        key=lambda r: (r.cancelled_at or r.created_at, r.pk),
+        reverse=True,
+    )
     past = sorted(
         (r for r in registrations if r.event.ends_at < now),
         key=lambda r: (r.event.starts_at, r.created_at, r.pk),

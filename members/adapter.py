@@ -2,7 +2,7 @@ import stringprep
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
@@ -18,6 +18,7 @@ from outbox.messages import format_moment, plain_text_body
 from outbox.services import PRERENDERED, queue_email
 
 from .affiliation import InvalidDomain, normalise_address, normalise_domain
+from .preferred_language import language_for_sign_in
 
 SITE_NAME = "MVA Events"
 
@@ -92,9 +93,36 @@ def _link_lifetime(template_prefix: str) -> timedelta | None:
     return None
 
 
+def on_the_site(url: str) -> str:
+    """The same path, query and fragment on the site's public address (SITE_URL)."""
+    link = urlsplit(url)
+    site = urlsplit(settings.SITE_URL)
+    path = site.path.rstrip("/") + link.path
+    return urlunsplit((site.scheme, site.netloc, path, link.query, link.fragment))
+
+
 class AccountAdapter(DefaultAccountAdapter):
     """Sends allauth's mails (verification, password reset, …) through the outbox, so a
     broker or mail-server outage delays them instead of losing them."""
+
+    def post_login(self, request, user, **kwargs):
+        # Signing in speaks the person's preferred language, unless this browser chose one.
+        response = super().post_login(request, user, **kwargs)
+        language = language_for_sign_in(
+            user=user, chosen_on_this_browser=request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        )
+        if language is not None:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                path=settings.LANGUAGE_COOKIE_PATH,
+                domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            )
+        return response
 
     def send_confirmation_mail(self, request, emailconfirmation, signup):
         # allauth skips this, silently, when a link went out a few minutes ago; the e-mail
@@ -117,6 +145,14 @@ class AccountAdapter(DefaultAccountAdapter):
             # A name is whatever the person who signed up typed: it goes only to addresses
             # confirmed to be theirs, not to one somebody may have typed in by mistake.
             ctx["recipient_name"] = user.first_name
+        # Links lead to the site's public address (SITE_URL), as every other mail's do, not
+        # to whatever host name the request that caused the mail came in by.
+        context = {
+            key: on_the_site(value)
+            if key.endswith("_url") and isinstance(value, str) and urlsplit(value).netloc
+            else value
+            for key, value in context.items()
+        }
         lifetime = _link_lifetime(template_prefix)
         if lifetime is not None:
             ctx["link_expires"] = format_moment(moment=timezone.now() + lifetime)

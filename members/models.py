@@ -1,5 +1,6 @@
 from datetime import date
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models import Q
@@ -41,7 +42,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         _("preferred language"),
         max_length=10,
         blank=True,
-        help_text=_("Language of the e-mails we send you."),
+        help_text=_(
+            "The language the person last chose on the site; signing in on another browser "
+            "speaks it."
+        ),
     )
     is_staff = models.BooleanField(
         _("staff status"),
@@ -213,6 +217,16 @@ class Network(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     slug = models.SlugField(_("slug"), unique=True)
     description = models.TextField(_("description"), blank=True)
+    content_language = models.CharField(
+        _("language of the description"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text=_(
+            "The language the description is written in, so that screen readers read it in "
+            "it on pages in another language."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]

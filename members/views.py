@@ -6,8 +6,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+from django.views.i18n import set_language as django_set_language
 
 from .affiliation import affiliations_by_address
+from .preferred_language import remember_language
 
 
 @never_cache
@@ -91,3 +93,12 @@ def confirm_email_removal(request):
         )
         return redirect("account_email")
     return render(request, "account/email_remove_confirm.html", {"address": address})
+
+
+def set_language(request):
+    """Django's language switcher, which also remembers a signed-in person's choice on their
+    account, so that signing in elsewhere speaks to them in it."""
+    response = django_set_language(request)
+    if request.method == "POST" and response.status_code in (200, 302):
+        remember_language(user=request.user, language=request.POST.get("language", ""))
+    return response

@@ -29,7 +29,8 @@ urlpatterns = [
         name="confirm_email_removal",
     ),
     path("accounts/", include("allauth.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Django's switcher, remembering a signed-in person's choice (members.views).
+    path("i18n/setlang/", members_views.set_language, name="set_language"),
     path("privacy/", privacy_views.privacy_notice, name="privacy"),
     path("", include("members.urls")),
     path("", include("events.urls")),

@@ -165,6 +165,9 @@ class RegistrationFactory(factory.django.DjangoModelFactory):
     price_reason = "Standard price: no member institution."
     status = Registration.Status.CONFIRMED
     confirmed_at = factory.LazyFunction(timezone.now)
+    cancelled_at = factory.LazyAttribute(
+        lambda o: timezone.now() if o.status == Registration.Status.CANCELLED else None
+    )
 
 
 class OutgoingEmailFactory(factory.django.DjangoModelFactory):

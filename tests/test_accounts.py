@@ -762,6 +762,11 @@ def test_a_post_without_csrf_token_is_refused(url_name, data):
     assert response.status_code == 403
     assert signed_in_user_id(client) is None
     assert not OutgoingEmail.objects.exists()
+    # The site's own page, saying what happened and the way back, not Django's bare one.
+    html = response.content.decode()
+    assert "<h1>This form has expired</h1>" in html
+    assert f'href="{reverse(url_name)}">Open the page again</a>' in html
+    assert "CSRF" not in html and "DEBUG" not in html
 
 
 # --- one mailbox, one spelling ------------------------------------------------------------------

@@ -23,7 +23,11 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: `make chromium` (or `make test`) installs it.")
+        # Failing, not skipping: a run without the browser tests must not pass unnoticed.
+        missing = f"{CHROMIUM} is missing: `make chromium` (or `make test`) installs it"
+        if os.environ.get("MVA_SKIP_BROWSER_TESTS"):
+            pytest.skip(f"{missing}; skipped as MVA_SKIP_BROWSER_TESTS asks.")
+        pytest.fail(f"{missing}, or set MVA_SKIP_BROWSER_TESTS=1 to skip these tests.")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -24,11 +24,14 @@ def confirmation_link(recipient: str) -> str:
     return match.group(0)
 
 
-def test_member_university_researcher_registers_free_and_cancels(live_server, page, tmp_path):
+def test_member_university_researcher_registers_free_and_cancels(
+    live_server, page, tmp_path, settings
+):
     member_institution(domain="lu.se", name="Lund University")
     event = EventFactory(title="Annual Meeting", slug="annual-meeting", standard_price=1200)
 
     # The event page tells a stranger that member-university staff attend free.
+    settings.SITE_URL = live_server.url  # where the e-mails' links lead
     page.goto(f"{live_server.url}{event.get_absolute_url()}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Annual Meeting")
     expect(page.locator("main")).to_contain_text("Staff of member universities")

@@ -223,15 +223,21 @@ def test_an_attendee_scanning_their_own_ticket_is_shown_the_way_to_it(client):
 
     response = client.get(url(own))
 
-    assert response.status_code == 403
-    assert f'href="{own.get_absolute_url()}"' in response.content.decode()
+    assert response.status_code == 200  # their own ticket: nothing is refused them
+    html = response.content.decode()
+    assert f'href="{own.get_absolute_url()}"' in html
+    assert "This is your own ticket: show it at the entrance" in html
+    assert "Your account cannot see this ticket" not in html
+    own.refresh_from_db()
+    assert own.checked_in_at is None
 
 
 def test_someone_else_s_ticket_gives_no_way_to_it(client, registration):
     client.force_login(UserFactory())
     response = client.get(url(registration))
     assert f'href="{registration.get_absolute_url()}"' not in response.content.decode()
-    assert "It is your own ticket" not in response.content.decode()
+    assert response.status_code == 403
+    assert "This is your own ticket" not in response.content.decode()
 
 
 @pytest.mark.parametrize(("required", "status"), [(True, 302), (False, 200)])

@@ -301,6 +301,19 @@ def test_waitlisted_notice_states_the_position(event):
     assert "image/png" not in parts(message)
 
 
+@pytest.mark.parametrize(("price", "says_fee"), [("0.00", False), ("1200.00", True)])
+def test_the_waitlisted_notice_says_a_place_commits_to_the_fee(event, price, says_fee):
+    registration = RegistrationFactory(
+        event=event, status=Registration.Status.WAITLISTED, price=Decimal(price), currency="DKK"
+    )
+
+    message = render(notifications.queue_waitlisted(registration=registration))
+
+    fee = "The fee of 1,200 DKK is then due; if you no longer want a place, please leave"
+    assert (fee in message.body) is says_fee
+    assert (fee in message.alternatives[0].content) is says_fee
+
+
 @pytest.mark.parametrize("queue", [notifications.queue_promoted, notifications.queue_reminder])
 def test_promotion_and_reminder_carry_the_ticket(event, queue):
     registration = confirmed(event)

@@ -91,6 +91,42 @@ def test_a_guest_registration_for_an_event_the_account_is_registered_for_stays_a
     assert own.pk in Registration.objects.filter(user=user).values_list("pk", flat=True)
 
 
+def test_staff_entering_a_registered_person_by_another_of_their_addresses_seat_them_once():
+    """The address is verified on an account that is registered already (with its other
+    address): entering it as a guest's returns that registration instead of a second seat."""
+    event = EventFactory(capacity=5)
+    bob = UserFactory(email="bob@gmail.com")
+    add_email(bob, "bob@lu.se", verified=True)
+    own = services.register_for_event(
+        event_id=event.pk, user=bob, details=RegistrationDetails(), require_billing=False
+    ).registration
+
+    outcome = services.register_guest(
+        event_id=event.pk,
+        first_name="Bob",
+        last_name="Berg",
+        email="Bob@LU.se",
+        details=RegistrationDetails(),
+        registered_by=None,
+        require_billing=False,
+    )
+
+    assert outcome.created is False
+    assert outcome.registration.pk == own.pk
+    event.refresh_from_db()
+    assert event.confirmed_count == 1
+    assert Registration.objects.filter(event=event).count() == 1
+
+
+def test_a_guest_entered_for_a_verified_address_is_the_accounts_from_the_start():
+    bob = UserFactory(email="bob@gmail.com")
+    add_email(bob, "bob@lu.se", verified=True)
+
+    guest = enter_guest(EventFactory(), "bob@lu.se")
+
+    assert guest.user == bob
+
+
 def test_cancelled_guest_registrations_are_linked_as_history():
     guest = enter_guest(EventFactory(), "gus@lu.se")
     services.cancel_registration(registration_id=guest.pk, enforce_deadline=False)

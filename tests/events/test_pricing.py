@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from events.models import AdmissionCategory, Event
 from events.pricing import (
@@ -367,6 +368,33 @@ def test_a_registration_s_reason_is_told_in_the_reader_s_language_never_decided_
     with translation.override("da"):
         assert "Lund University" in price_reason_for(registration=registration)
         assert price_reason_for(registration=registration).startswith("Gratis")
+
+
+def test_a_reason_keeps_the_day_membership_was_judged_on_when_the_event_moves(event):
+    from events.models import Event
+    from events.services import RegistrationDetails, register_for_event
+
+    lapsed = InstitutionFactory(name="Roskilde University")
+    InstitutionDomainFactory(institution=lapsed, domain="ruc.dk")
+    judged_on = timezone.localdate(event.starts_at)
+    registration = register_for_event(
+        event_id=event.pk,
+        user=UserFactory(email="rita@ruc.dk"),
+        details=RegistrationDetails(billing_organisation="RUC", billing_address="Roskilde"),
+    ).registration
+    assert registration.membership_judged_on == judged_on
+
+    Event.objects.filter(pk=event.pk).update(
+        starts_at=event.starts_at + datetime.timedelta(days=15),
+        ends_at=event.ends_at + datetime.timedelta(days=15),
+    )
+    registration.refresh_from_db()
+
+    day = date_format(judged_on, "DATE_FORMAT")
+    with translation.override("en"):
+        assert price_reason_for(registration=registration) == (
+            f"Standard price: Roskilde University is not a member on {day}."
+        )
 
 
 @pytest.mark.parametrize(

@@ -713,3 +713,52 @@ def test_needs_are_erased_after_the_configured_time(settings):
     erased.refresh_from_db()
     kept.refresh_from_db()
     assert (erased.dietary_needs, kept.dietary_needs) == ("", "Vegan")
+
+
+def test_staff_deleting_a_person_in_the_admin_delete_them_as_they_would_themselves(client):
+    event = EventFactory(capacity=1)
+    person = UserFactory(email="gone@example.org")
+    seat = services.register_for_event(
+        event_id=event.pk,
+        user=person,
+        details=RegistrationDetails(billing_organisation="X", billing_address="Y"),
+    ).registration
+    waiting = services.register_for_event(
+        event_id=event.pk,
+        user=UserFactory(),
+        details=RegistrationDetails(billing_organisation="X", billing_address="Y"),
+    ).registration
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    response = client.post(reverse("admin:members_user_delete", args=[person.pk]), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=person.pk).exists()
+    seat.refresh_from_db()
+    waiting.refresh_from_db()
+    assert seat.status == Registration.Status.CANCELLED
+    assert seat.email.endswith("@invalid")
+    assert waiting.status == Registration.Status.CONFIRMED  # the seat went to who waited
+
+
+def test_staff_deleting_people_in_bulk_delete_each_as_they_would_themselves(client):
+    people = [UserFactory() for _ in range(2)]
+    event = EventFactory()
+    registrations = [
+        services.register_for_event(
+            event_id=event.pk,
+            user=person,
+            details=RegistrationDetails(billing_organisation="X", billing_address="Y"),
+        ).registration
+        for person in people
+    ]
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    client.post(
+        reverse("admin:members_user_changelist"),
+        {"action": "delete_selected", "_selected_action": [p.pk for p in people], "post": "yes"},
+    )
+
+    for registration in registrations:
+        registration.refresh_from_db()
+        assert registration.email.endswith("@invalid")

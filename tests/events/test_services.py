@@ -202,6 +202,7 @@ def test_unpublished_event_is_not_open(status):
 
 NOW = datetime.datetime(2030, 5, 1, 12, 0, tzinfo=datetime.UTC)
 HOUR = datetime.timedelta(hours=1)
+DAY = datetime.timedelta(days=1)
 
 
 @pytest.mark.parametrize(
@@ -754,6 +755,26 @@ def test_erase_special_category_data(ended_days_ago, lasted, dietary, accessibil
         assert registration.accessibility_needs == accessibility
         assert registration.special_needs_erased_at is None
     assert erase_special_category_data(older_than_days=30, now=now) == 0
+
+
+def test_needs_written_in_again_after_an_erasure_are_erased_again():
+    now = timezone.now()
+    event = EventFactory(
+        starts_at=now - 40 * DAY,
+        ends_at=now - 40 * DAY + HOUR,
+        registration_opens_at=None,
+        registration_closes_at=None,
+        cancellation_deadline=None,
+    )
+    registration = RegistrationFactory(event=event, dietary_needs="Halal")
+    assert erase_special_category_data(older_than_days=30, now=now - DAY) == 1
+    Registration.objects.filter(pk=registration.pk).update(accessibility_needs="Wheelchair")
+
+    assert erase_special_category_data(older_than_days=30, now=now) == 1
+
+    registration.refresh_from_db()
+    assert registration.accessibility_needs == ""
+    assert registration.special_needs_erased_at == now
 
 
 # --- Query budget -------------------------------------------------------------------------------

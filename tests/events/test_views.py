@@ -10,6 +10,7 @@ from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from icalendar import Calendar
 
 from events import services
@@ -144,6 +145,15 @@ def test_list_filters_by_network(client):
     assert "<h1>Events: Cancer network</h1>" in response.content.decode()
 
 
+def test_a_networks_description_is_marked_with_its_language(in_language):
+    NetworkFactory(slug="cancer", description="Oncology in the region.", content_language="en")
+    client = in_language("sv")
+
+    html = client.get(reverse("events:list"), {"network": "cancer"}).content.decode()
+
+    assert '<p class="lead" lang="en">Oncology in the region.</p>' in html
+
+
 def test_list_with_an_unknown_network_shows_every_event_and_says_why(client):
     cancer = NetworkFactory(name="Cancer network", slug="cancer")
     EventFactory(title="Tumour biology day", network=cancer)
@@ -186,6 +196,34 @@ def test_list_card_shows_time_in_copenhagen_venue_network_and_free_note(client):
     assert "Bella Center" in text
     assert "Microbiome network" in text
     assert "Free for staff of member universities" in text
+
+
+def test_an_event_across_a_change_of_the_clocks_names_the_zone_of_each_end(client):
+    event = EventFactory(
+        starts_at=datetime.datetime(2099, 10, 24, 7, 0, tzinfo=datetime.UTC),  # 09:00 CEST
+        ends_at=datetime.datetime(2099, 10, 26, 16, 0, tzinfo=datetime.UTC),  # 17:00 CET
+        registration_opens_at=timezone.now() - DAY,
+    )
+    text = text_of(client.get(event.get_absolute_url()))
+    assert "Saturday 24 October 2099, 09:00 CEST – Monday 26 October 2099, 17:00 CET" in text
+
+
+def test_deadlines_on_the_pages_name_their_time_zone(client, user):
+    opens = datetime.datetime(2099, 1, 5, 14, 0, tzinfo=datetime.UTC)
+    not_yet = EventFactory(
+        registration_opens_at=opens, starts_at=opens + 30 * DAY, ends_at=opens + 31 * DAY
+    )
+    assert "Registration opens on Monday 5 January 2099, 15:00 CET." in text_of(
+        client.get(not_yet.get_absolute_url())
+    )
+    deadline = datetime.datetime(2098, 7, 1, 10, 0, tzinfo=datetime.UTC)
+    event = EventFactory(
+        cancellation_deadline=deadline, starts_at=deadline + DAY, ends_at=deadline + 2 * DAY
+    )
+    registration = RegistrationFactory(event=event, user=user)
+    client.force_login(user)
+    page = text_of(client.get(registration.get_absolute_url()))
+    assert "You can cancel until Tuesday 1 July 2098, 12:00 CEST." in page
 
 
 def test_list_card_omits_free_note_when_the_event_charges_everyone(client):
@@ -348,6 +386,9 @@ def test_detail_registration_state_messages(client, user, fields, message, has_b
         assert message in text
     register_url = reverse("events:register", args=[event.slug])
     assert (register_url in response.content.decode()) is has_button
+    # Prices of an event that is over or off help nobody.
+    gone = fields.get("starts_at") == "past" or fields.get("status") == Event.Status.CANCELLED
+    assert ("Price per admission category" in text) is not gone
 
 
 def test_draft_event_is_404_for_visitors_and_visible_to_staff(client, user, staff_user):
@@ -779,7 +820,7 @@ def test_my_registrations_lists_upcoming_first_then_past_with_badges(client, use
         user=user, event=EventFactory(title="Dropped"), status=Registration.Status.CANCELLED
     )
     old = RegistrationFactory(user=user, event=past_event(title="Old"))
-    RegistrationFactory(event=EventFactory(title="Somebody else's"))
+    RegistrationFactory(event=EventFactory(title="Somebody elses"))
     client.force_login(user)
 
     response = client.get(reverse("events:my_registrations"))
@@ -788,11 +829,32 @@ def test_my_registrations_lists_upcoming_first_then_past_with_badges(client, use
     assert [r.pk for r in response.context["cancelled"]] == [cancelled.pk]
     assert [r.pk for r in response.context["past"]] == [old.pk]
     text = text_of(response)
-    assert "Somebody else's" not in text
+    assert "Somebody elses" not in text
     assert "Waiting list, position 1" in text
     assert "Cancelled" in text
     assert "Confirmed" in text
     assert text.index("Sooner") < text.index("Later") < text.index("Dropped") < text.index("Old")
+
+
+def test_the_same_event_cancelled_twice_is_two_dated_lines_latest_first(client, user):
+    event = EventFactory(title="Lab tour")
+    now = timezone.now()
+    first = RegistrationFactory(
+        user=user, event=event, status="cancelled", cancelled_at=now - 9 * DAY
+    )
+    second = RegistrationFactory(
+        user=user, event=event, status="cancelled", cancelled_at=now - 2 * DAY
+    )
+    RegistrationFactory(user=user, event=event)  # registered a third time
+    client.force_login(user)
+
+    response = client.get(reverse("events:my_registrations"))
+
+    assert [r.pk for r in response.context["cancelled"]] == [second.pk, first.pk]
+    text = text_of(response)
+    for registration in (first, second):
+        day = date_format(timezone.localtime(registration.cancelled_at), "DATE_FORMAT")
+        assert f"Cancelled on {day}" in text
 
 
 def test_my_registrations_empty(client, user):
@@ -928,6 +990,9 @@ def test_cancel_after_the_deadline_shows_a_note_instead_of_the_button(client, us
 
     confirm_page = client.get(cancel_url)
     assert "The cancellation deadline passed on" in text_of(confirm_page)
+    # It says so, instead of asking a question it cannot act on.
+    assert "<h1>It is too late to cancel online</h1>" in confirm_page.content.decode()
+    assert "Cancel your registration?" not in confirm_page.content.decode()
     assert '<form method="post" action="' + cancel_url not in confirm_page.content.decode()
 
     response = client.post(cancel_url)
@@ -1022,6 +1087,25 @@ def test_participants_visible_to_confirmed_attendees_only_opted_in(client, user,
     for hidden in ("Private", "Waiting", "Gone"):
         assert hidden not in text
     assert "@" not in text.split("Participants of")[1].split("Medicon Valley Alliance —")[0]
+
+
+def test_a_participant_without_a_name_is_listed_without_their_address(client, user):
+    event = EventFactory()
+    RegistrationFactory(event=event, user=user)
+    RegistrationFactory(
+        event=event,
+        first_name="",
+        last_name="",
+        email="noname@example.org",
+        job_title="Curator",
+        listed_as_participant=True,
+    )
+    client.force_login(user)
+
+    text = text_of(client.get(reverse("events:participants", args=[event.slug])))
+
+    assert "name not given Curator" in text
+    assert "noname@example.org" not in text
 
 
 def test_participants_visible_to_staff(client, staff_user, event_with_people):
@@ -1451,17 +1535,38 @@ def test_the_form_says_what_registering_commits_to_when_a_fee_is_due(client, out
     assert "By registering you accept" not in free
 
 
+def test_joining_a_paid_waiting_list_says_a_place_comes_with_the_fee(client, outsider, lund_staff):
+    event = EventFactory(standard_price=Decimal("1200.00"), capacity=1)
+    RegistrationFactory(event=event)
+    Event.objects.filter(pk=event.pk).update(confirmed_count=1)
+    client.force_login(outsider)
+    paying = text_of(client.get(reverse("events:register", args=[event.slug])))
+    client.force_login(lund_staff)
+    free = text_of(client.get(reverse("events:register", args=[event.slug])))
+
+    assert "Join the waiting list" in paying
+    assert (
+        "If a place becomes free, it is yours automatically, and the fee of 1,200 DKK is then due"
+        in paying
+    )
+    assert "You can leave the waiting list until" in paying
+    assert "By registering you accept" not in paying
+    assert "the fee of" not in free
+
+
 @pytest.mark.parametrize(
-    ("status", "confirmed", "deadline", "closes"),
+    ("status", "created", "confirmed", "deadline", "closes"),
     [
-        # (status, confirmed hours before the start, deadline hours before, closes hours before)
-        ("confirmed", 100, 48, 48),  # a seat: the deadline
-        ("confirmed", 24, 48, 0),  # promoted after the deadline: until the start
-        ("waitlisted", None, 48, 0),  # waiting: until the start
-        ("waitlisted", None, -24, -24),  # a deadline after the start (several days): that
+        # (status, registered and confirmed hours before the start, deadline hours before,
+        # closes hours before)
+        ("confirmed", 100, 100, 48, 48),  # a seat: the deadline
+        ("confirmed", 100, 24, 48, 0),  # promoted after the deadline: until the start
+        ("confirmed", 24, 24, 48, 48),  # registered after the deadline: the deadline
+        ("waitlisted", 100, None, 48, 0),  # waiting: until the start
+        ("waitlisted", 100, None, -24, -24),  # a deadline after the start (several days): that
     ],
 )
-def test_until_when_one_may_cancel(status, confirmed, deadline, closes):
+def test_until_when_one_may_cancel(status, created, confirmed, deadline, closes):
     starts = timezone.now() + 10 * DAY
     hours = datetime.timedelta(hours=1)
     event = EventFactory(
@@ -1473,6 +1578,7 @@ def test_until_when_one_may_cancel(status, confirmed, deadline, closes):
     registration = RegistrationFactory(
         event=event,
         status=status,
+        created_at=starts - created * hours,
         confirmed_at=starts - confirmed * hours if confirmed is not None else None,
     )
 

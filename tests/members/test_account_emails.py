@@ -121,6 +121,19 @@ def test_every_account_mail_names_the_site_and_carries_its_link_in_text_and_html
     assert f"<title>[MVA Events] {subject}</title>" in row.body_html
 
 
+@pytest.mark.parametrize("mail", [name for name, spec in MAILS.items() if spec[2]])
+def test_account_links_lead_to_the_sites_public_address_whatever_the_host(client, mail, settings):
+    settings.SITE_URL = "https://events.mva.org"
+    settings.ALLOWED_HOSTS = ["internal.example", "testserver"]
+    trigger, _subject, path, _expires = MAILS[mail]
+    client.defaults["HTTP_HOST"] = "internal.example"
+
+    row = the_mail_to(trigger(client))
+
+    link = link_in_text(row.body_text, path)
+    assert link.startswith(f"https://events.mva.org{path}")
+
+
 def assert_expires(row: OutgoingEmail, expected: datetime.datetime):
     """The mail says, in text and HTML, that its link works until about `expected`."""
     match = re.search(
