@@ -1,4 +1,5 @@
 import logging
+import zipfile
 
 from allauth.account.adapter import get_adapter as get_account_adapter
 from django import forms
@@ -7,11 +8,13 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.db.models import Prefetch
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from import_export.admin import ImportExportActionModelAdmin
 from import_export.formats.base_formats import XLSX
+from import_export.forms import ImportForm
 
 from outbox.admin import ListedFiltersOnly
 
@@ -214,9 +217,38 @@ MEMBER_LIST_IMPORT_PERMISSIONS = (
 )
 
 
+# The member list is about 250 institutions; a file far larger than that is a mistake, and
+# reading it inside the request would run past the server's time-out.
+MEMBER_LIST_MAX_BYTES = 2 * 1024 * 1024
+# An Excel workbook is a zip archive: what it unpacks to is what gets read.
+MEMBER_LIST_MAX_UNPACKED_BYTES = 20 * 1024 * 1024
+
+
+class MemberListImportForm(ImportForm):
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        too_large = forms.ValidationError(
+            _("The file is too large for a member list (at most %(size)s): is it the right file?"),
+            params={"size": filesizeformat(MEMBER_LIST_MAX_BYTES)},
+        )
+        if upload.size > MEMBER_LIST_MAX_BYTES:
+            raise too_large
+        if zipfile.is_zipfile(upload):
+            try:
+                with zipfile.ZipFile(upload) as archive:
+                    unpacked = sum(member.file_size for member in archive.infolist())
+            except zipfile.BadZipFile:
+                unpacked = 0  # not a workbook after all: the reader says so
+            if unpacked > MEMBER_LIST_MAX_UNPACKED_BYTES:
+                raise too_large
+        upload.seek(0)
+        return upload
+
+
 @admin.register(Institution)
 class InstitutionAdmin(ImportExportActionModelAdmin):
     resource_classes = [InstitutionResource]
+    import_form_class = MemberListImportForm
     import_template_name = "members/admin/institution_import.html"
     import_formats = FILE_FORMATS
     export_formats = FILE_FORMATS

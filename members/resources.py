@@ -91,6 +91,11 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _NEEDS_APOSTROPHE = re.compile("^'*[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
 
 
+# Rows read in one import: reading and checking them runs inside the web request, which the
+# server ends after 30 seconds (about 2,000 rows take 20).
+MAX_ROWS = 1000
+
+
 def neutralise_formula(value):
     """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
     if isinstance(value, str) and _NEEDS_APOSTROPHE.match(value):
@@ -431,6 +436,14 @@ class InstitutionResource(resources.ModelResource):
             number for number, row in enumerate(dataset, start=FIRST_DATA_ROW) if not _is_blank(row)
         ]
         refusal = self._refusal(dataset.headers or [])
+        if refusal is None and len(rows_in_file) > MAX_ROWS:
+            refusal = UnreadableFile(
+                _(
+                    "The file has %(count)d rows; a member list is imported %(max)d at most at "
+                    "a time: split it into smaller files."
+                )
+                % {"count": len(rows_in_file), "max": MAX_ROWS}
+            )
         if refusal is None and not rows_in_file:
             refusal = UnreadableFile(
                 _("The file has no institutions: every row below the column names is empty.")

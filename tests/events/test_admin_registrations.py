@@ -1180,3 +1180,11 @@ def test_exporting_needs_the_view_permission(client, codename, allowed):
     client.force_login(person)
 
     assert (client.get(EXPORT).status_code == 200) is allowed
+
+
+def test_the_registration_page_has_no_export_button_that_would_save_the_form(client, staff):
+    registration = RegistrationFactory()
+
+    page = client.get(change_url(registration)).content.decode()
+
+    assert 'name="_export-item"' not in page

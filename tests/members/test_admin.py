@@ -448,3 +448,79 @@ def test_the_user_list_filters_only_by_what_it_offers(client, db, query, status)
     response = client.get(reverse("admin:members_user_changelist"), query)
 
     assert response.status_code == status
+
+
+def _xlsx_bomb() -> bytes:
+    """A small zip whose one member unpacks to far more than a member list."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * (25 * 1024 * 1024))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "format_index"),
+    [
+        ("huge.csv", b"name\n" + b"x" * (2 * 1024 * 1024), "0"),
+        ("bomb.xlsx", None, "1"),
+    ],
+    ids=["over-2-MB", "unpacks-to-25-MB"],
+)
+def test_a_file_far_larger_than_a_member_list_is_refused_unread(
+    staff_client, db, name, content, format_index
+):
+    content = content if content is not None else _xlsx_bomb()
+    response = staff_client.post(
+        reverse("admin:members_institution_import"),
+        {"resource": "0", "format": format_index, "import_file": SimpleUploadedFile(name, content)},
+    )
+
+    assert response.status_code == 200
+    assert "The file is too large for a member list (at most 2.0\xa0MB)" in (
+        response.content.decode()
+    )
+    assert "confirm_form" not in response.context
+
+
+def test_more_rows_than_one_import_reads_are_refused_with_the_way_out(staff_client, db):
+    rows = "".join(f"Institution {n},I{n},company,SE,,,\n" for n in range(1001))
+    response = staff_client.post(
+        reverse("admin:members_institution_import"),
+        {
+            "resource": "0",
+            "format": "0",
+            "import_file": upload(
+                "name,short_name,kind,country,website,domains,memberships\n" + rows
+            ),
+        },
+    )
+
+    assert "The file has 1001 rows; a member list is imported 1000 at most at a time" in (
+        response.content.decode()
+    )
+    assert not Institution.objects.exists()
+
+
+def test_a_file_that_changes_nothing_offers_nothing_to_confirm(staff_client, db):
+    url = reverse("admin:members_institution_import")
+    first = staff_client.post(
+        url, {"resource": "0", "format": "0", "import_file": upload(GOOD_CSV)}
+    )
+    confirm = first.context["confirm_form"]
+    staff_client.post(
+        reverse("admin:members_institution_process_import"),
+        {name: confirm[name].value() for name in confirm.fields},
+    )
+
+    again = staff_client.post(
+        url, {"resource": "0", "format": "0", "import_file": upload(GOOD_CSV)}
+    )
+
+    html = again.content.decode()
+    assert "Nothing to import: every row of the file matches the member list as it is." in html
+    assert 'name="confirm"' not in html
+    first_html = first.content.decode()
+    assert 'name="confirm"' in first_html
