@@ -989,7 +989,10 @@ class RegistrationAdmin(
         elsewhere = [
             event.pk for event in events if not services.takes_place_on(event=event, day=today)
         ]
-        return queryset.filter(event_id__in=elsewhere).count() if elsewhere else 0
+        if not elsewhere:
+            return 0
+        # Only those the action would check in: the others are reported as not confirmed.
+        return queryset.filter(event_id__in=elsewhere).confirmed().count()
 
     @admin.action(description=_("Undo check-in"), permissions=["change"])
     def undo_check_in_selected(self, request, queryset: QuerySet[Registration]):
@@ -1212,7 +1215,28 @@ class RegistrationAdmin(
 
 class ProgrammeItemFormSet(forms.BaseInlineFormSet):
     """Programme items must fit in their event: an item typed with the wrong year would
-    otherwise be saved and shown on the event's page."""
+    otherwise be saved and shown on the event's page. When the event's start moves, the
+    items not edited on the page move with it (EventAdmin.save_related)."""
+
+    def event_moved_by(self) -> datetime.timedelta | None:
+        """How far the page moves the event's start (None for a new or unmoved event)."""
+        if not hasattr(self, "_event_moved_by"):
+            event = self.instance
+            stored = (
+                Event.objects.filter(pk=event.pk).values_list("starts_at", flat=True).first()
+                if event.pk
+                else None
+            )
+            moved = event.starts_at - stored if stored and event.starts_at else None
+            self._event_moved_by = moved or None
+        return self._event_moved_by
+
+    def items_left_as_they_were(self) -> list[int]:
+        return [
+            form.instance.pk
+            for form in self.forms
+            if form.instance.pk and not form.has_changed() and not self._should_delete_form(form)
+        ]
 
     def clean(self):
         super().clean()
@@ -1221,14 +1245,22 @@ class ProgrammeItemFormSet(forms.BaseInlineFormSet):
         # first); without valid times there is nothing to compare with.
         if event.starts_at is None or event.ends_at is None:
             return
+        # Items left as they were move with the event (EventAdmin.save_related): they are
+        # judged where they will be.
+        moved_by = self.event_moved_by()
         for form in self.forms:
             if not hasattr(form, "cleaned_data") or self._should_delete_form(form):
                 continue
+            starts_at = form.cleaned_data.get("starts_at")
+            ends_at = form.cleaned_data.get("ends_at")
+            if moved_by and form.instance.pk and not form.has_changed():
+                starts_at = starts_at + moved_by if starts_at else None
+                ends_at = ends_at + moved_by if ends_at else None
             problems = services.programme_item_problems(
                 event_starts_at=event.starts_at,
                 event_ends_at=event.ends_at,
-                starts_at=form.cleaned_data.get("starts_at"),
-                ends_at=form.cleaned_data.get("ends_at"),
+                starts_at=starts_at,
+                ends_at=ends_at,
             )
             for field, message in problems.items():
                 if field not in form.errors:
@@ -1262,11 +1294,15 @@ class EventAdminForm(forms.ModelForm):
     # The status as the page showed it: saving a page opened before a colleague cancelled the
     # event must not quietly publish it again.
     status_shown = forms.CharField(widget=forms.HiddenInput, required=False)
-    # Cancelling e-mails everyone registered at once: a slip of the status list must not.
-    confirm_cancellation = forms.BooleanField(
-        label=_("Yes, tell everyone registered or waiting that the event is cancelled"),
+    # Cancelling e-mails everyone registered at once, and a draft hides the event from them:
+    # a slip of the status list must do neither.
+    confirm_status_change = forms.BooleanField(
+        label=_("Yes, change the status as chosen"),
         required=False,
-        help_text=_("Needed only when you cancel an event people have registered for."),
+        help_text=_(
+            "Needed only when you cancel an event people have registered for, or set it back "
+            "to draft."
+        ),
     )
 
     class Meta:
@@ -1329,20 +1365,36 @@ class EventAdminForm(forms.ModelForm):
                 % {"status": self.instance.get_status_display()},
             )
         people = self.instance.confirmed_count + self.instance.waitlisted_count
-        cancelling = (
+        status = cleaned.get("status")
+        asked = (
             self.instance.pk
-            and cleaned.get("status") == Event.Status.CANCELLED
-            and self.instance.status != Event.Status.CANCELLED
+            and people
+            and status != self.instance.status
             and self.instance.ends_at > timezone.now()
+            and not cleaned.get("confirm_status_change")
         )
-        if cancelling and people and not cleaned.get("confirm_cancellation"):
+        if asked and status == Event.Status.CANCELLED:
             self.add_error(
-                "confirm_cancellation",
+                "confirm_status_change",
                 ngettext(
                     "Cancelling e-mails the %(count)d person registered or waiting that the "
                     "event is cancelled. Tick the box to confirm.",
                     "Cancelling e-mails the %(count)d people registered or waiting that the "
                     "event is cancelled. Tick the box to confirm.",
+                    people,
+                )
+                % {"count": people},
+            )
+        elif asked and status == Event.Status.DRAFT:
+            self.add_error(
+                "confirm_status_change",
+                ngettext(
+                    "As a draft the event is hidden from the %(count)d person registered or "
+                    "waiting, who is not told: its page and calendar link stop working. Tick "
+                    "the box to confirm.",
+                    "As a draft the event is hidden from the %(count)d people registered or "
+                    "waiting, who are not told: its page and calendar link stop working. Tick "
+                    "the box to confirm.",
                     people,
                 )
                 % {"count": people},
@@ -1419,7 +1471,7 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
                     "network",
                     "status",
                     "status_shown",
-                    "confirm_cancellation",
+                    "confirm_status_change",
                     "summary",
                     "description",
                     "content_language",
@@ -1523,6 +1575,26 @@ class EventAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
         return super().get_form(request, obj, change, **kwargs)
 
     # Saving ----------------------------------------------------------------------------------
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        for formset in formsets:
+            if isinstance(formset, ProgrammeItemFormSet) and formset.event_moved_by():
+                moved = services.move_programme_items(
+                    event_id=form.instance.pk,
+                    item_ids=formset.items_left_as_they_were(),
+                    by=formset.event_moved_by(),
+                )
+                if moved:
+                    messages.info(
+                        request,
+                        ngettext(
+                            "%(count)d programme item moved with the event.",
+                            "%(count)d programme items moved with the event.",
+                            moved,
+                        )
+                        % {"count": moved},
+                    )
 
     def save_model(self, request, obj, form, change):
         """A new event is saved as entered. On a change, only the edited fields are written

@@ -23,6 +23,11 @@ def event_calendar(*, event: Event) -> bytes:
     host = urlsplit(settings.SITE_URL).hostname or "localhost"
     entry.add("uid", f"event-{event.pk}@{host}")
     entry.add("dtstamp", timezone.now())
+    # Calendars apply a file with the same UID only if its SEQUENCE is higher than the one
+    # they hold: the seconds from the event's creation to its last change rise with every
+    # change (a new date, a cancellation, a restoration), and only then.
+    if event.created_at and event.updated_at:
+        entry.add("sequence", max(0, int((event.updated_at - event.created_at).total_seconds())))
     entry.add("dtstart", event.starts_at)
     entry.add("dtend", event.ends_at)
     entry.add("summary", event.title)

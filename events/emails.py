@@ -60,7 +60,7 @@ def _lines(text: str) -> list[str]:
 def _registration(email: OutgoingEmail) -> Registration:
     registration_id = email.context.get("registration_id")
     registration = (
-        Registration.objects.select_related("event", "event__network")
+        Registration.objects.select_related("event", "event__network", "user")
         .filter(pk=registration_id)
         .first()
     )
@@ -179,12 +179,22 @@ def _compose(
     return message
 
 
+def _language_of(registration: Registration) -> str:
+    """The language to write to the person in: the one they last chose on the site (kept on
+    their account), else the one they registered in (a guest entered by staff has no
+    account)."""
+    user = registration.user
+    if user is not None and user.language in dict(settings.LANGUAGES):
+        return user.language
+    return registration.language
+
+
 def _in_language(renderer: Callable[[OutgoingEmail, Registration], EmailWithInlineImages]):
     """Run a renderer in the registrant's language and the site's time zone."""
 
     def render(email: OutgoingEmail) -> EmailWithInlineImages:
         registration = _registration(email)
-        language = registration.language or email.language or settings.LANGUAGE_CODE
+        language = _language_of(registration) or email.language or settings.LANGUAGE_CODE
         with translation.override(language), timezone.override(settings.TIME_ZONE):
             return renderer(email, registration)
 
@@ -263,12 +273,14 @@ def render_event_cancelled(email: OutgoingEmail, registration: Registration):
     )
     subject = _("Cancelled by the organisers: %(event)s") % {"event": registration.event.title}
     # The calendar file, with the event's UID and status CANCELLED, marks the entry that
-    # the confirmation's file made as cancelled in the person's calendar.
+    # the confirmation's file made as cancelled in the person's calendar; someone waiting was
+    # never sent one, and gets none.
+    had_a_calendar_file = registration.status == Registration.Status.CONFIRMED
     return _compose(
         template="event_cancelled",
         subject=subject,
-        context=_base_context(registration),
-        with_calendar=True,
+        context={**_base_context(registration), "with_calendar": had_a_calendar_file},
+        with_calendar=had_a_calendar_file,
     )
 
 

@@ -1059,6 +1059,14 @@ def slug_is_fixed(*, event: Event) -> bool:
     )
 
 
+def move_programme_items(*, event_id: int, item_ids: Sequence[int], by: datetime.timedelta) -> int:
+    """Move the event's programme items with these ids by `by` (the event moved and they were
+    left as they were). Items of other events are never touched. Returns how many moved."""
+    return ProgrammeItem.objects.filter(event_id=event_id, pk__in=item_ids).update(
+        starts_at=F("starts_at") + by, ends_at=F("ends_at") + by
+    )
+
+
 def programme_item_problems(
     *,
     event_starts_at: datetime.datetime,

@@ -48,11 +48,19 @@ def check_in(request, ticket_code: str):
     # Staff status as well as the permission, as for the admin (and its two-factor rule).
     if not (request.user.is_staff and request.user.has_perm(CHECK_IN_PERMISSION)):
         # An attendee who scans their own ticket is shown the way to it, nothing more.
-        own = Registration.objects.filter(ticket_code=ticket_code, user=request.user).first()
+        own = (
+            Registration.objects.select_related("event")
+            .filter(ticket_code=ticket_code, user=request.user)
+            .first()
+        )
         return render(
             request,
             "events/check_in.html",
-            {"state": "forbidden", "own_registration": own},
+            {
+                "state": "forbidden",
+                "own_registration": own,
+                "own_ticket_valid": own is not None and services.has_valid_ticket(registration=own),
+            },
             status=200 if own is not None else 403,
         )
     if staff_must_activate_two_factor(user=request.user):
@@ -91,7 +99,6 @@ def check_in(request, ticket_code: str):
         return redirect(request.path)
 
     event = registration.event
-    today = timezone.localdate()
     return render(
         request,
         "events/check_in.html",
@@ -105,8 +112,6 @@ def check_in(request, ticket_code: str):
             # A second scan must stand out; the page right after one's own check-in must not.
             "just_checked_in": request.GET.get(JUST_CHECKED_IN) == "1"
             and registration.checked_in_by_id == request.user.pk,
-            "not_today": not (
-                timezone.localdate(event.starts_at) <= today <= timezone.localdate(event.ends_at)
-            ),
+            "not_today": not services.takes_place_on(event=event, day=timezone.localdate()),
         },
     )

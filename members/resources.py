@@ -123,12 +123,21 @@ def decode_csv(content: bytes) -> str:
         return content.decode("cp1252")
 
 
+def _delimiter_of(text: str) -> str:
+    """The separator of a CSV file's columns, judged by its first line: "," as the export
+    writes, or ";", as Excel writes "CSV" where the decimal comma is the custom (Sweden,
+    Denmark)."""
+    first_line = text.split("\n", 1)[0]
+    return ";" if first_line.count(";") > first_line.count(",") else ","
+
+
 class CSVWithBOM(base_formats.CSV):
     """CSV that Excel reads as UTF-8: without the byte-order mark it takes the file for the
     local code page and garbles å, ä and ø. A mark at the start of a file read is dropped.
 
     Files are read as bytes and decoded by `decode_csv`, whatever encoding the admin would
-    pass: a file saved by Excel on Nordic Windows is Windows-1252, not UTF-8. Every record
+    pass: a file saved by Excel on Nordic Windows is Windows-1252, not UTF-8, and separates
+    its columns by ";" (`_delimiter_of`). Every record
     of the file is one row of the dataset, empty lines included, so that dataset row n is
     row n + 1 of the spreadsheet (InstitutionResource skips blank rows and says which row
     is which)."""
@@ -147,7 +156,8 @@ class CSVWithBOM(base_formats.CSV):
     def create_dataset(self, in_stream, **kwargs):
         if isinstance(in_stream, bytes):
             in_stream = decode_csv(in_stream)
-        records = list(csv.reader(io.StringIO(in_stream.removeprefix("\ufeff"))))
+        text = in_stream.removeprefix("\ufeff")
+        records = list(csv.reader(io.StringIO(text), delimiter=_delimiter_of(text)))
         data = tablib.Dataset()
         if not records:
             return data
@@ -489,19 +499,14 @@ class InstitutionResource(resources.ModelResource):
         return found
 
     def _refusal(self, headers: list[str]) -> UnreadableFile | None:
-        # Without "name" no row can be matched to an institution. Typical causes: a CSV from
-        # a Swedish or Danish Excel, which separates by ";", or a sheet without its header row.
+        # Without "name" no row can be matched to an institution. Typical cause: a sheet
+        # without its header row.
         if "name" in headers:
             return None
-        message = _(
-            "The file has no “name” column. The first row must name the columns: %(columns)s."
-        ) % {"columns": ", ".join(self._meta.fields)}
-        if headers and "name" in [_column_name(part) for part in headers[0].split(";")]:
-            message += " " + _(
-                "Its columns are separated by “;”: save it as CSV with commas, or import it "
-                "as an Excel workbook."
-            )
-        return UnreadableFile(message)
+        return UnreadableFile(
+            _("The file has no “name” column. The first row must name the columns: %(columns)s.")
+            % {"columns": ", ".join(self._meta.fields)}
+        )
 
     def before_import_row(self, row, **kwargs):
         for column, value in list(row.items()):

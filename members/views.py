@@ -5,7 +5,6 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
 
 from .affiliation import affiliations_by_address
@@ -72,27 +71,44 @@ def email_addresses(request, *args, **kwargs):
 
 @never_cache
 @login_required
-@require_POST
 def confirm_email_removal(request):
     """Asks before an address is removed, saying what the person loses with it (the rate an
     institutional address gives). The page's form then asks allauth to remove it; nothing is
     removed here. The address travels in the POST body, never in the URL."""
-    email = request.POST.get("email", "")
-    address = next(
-        (
-            address
-            for address in affiliations_by_address(user=request.user)
-            if address.email.lower() == email.strip().lower()
-        ),
-        None,
-    )
+    if request.method != "POST":
+        # Reached by a link (the "form has expired" page's, say): the addresses to choose from.
+        return redirect("account_email")
+    email = request.POST.get("email", "").strip().lower()
+    addresses = affiliations_by_address(user=request.user)
+    address = next((a for a in addresses if a.email.lower() == email), None)
     if address is None or address.primary:
         messages.error(
             request,
             _("That address is not one you can remove: choose it again from your addresses."),
         )
         return redirect("account_email")
-    return render(request, "account/email_remove_confirm.html", {"address": address})
+    # What goes with it: the institution it shows, unless another verified address shows the
+    # same (as staff, or as a student, the same way); a rate only if it is a member today.
+    affiliation = address.affiliation if address.counts else None
+    shown_elsewhere = affiliation is not None and any(
+        other.counts
+        and other.affiliation.institution.pk == affiliation.institution.pk
+        and other.affiliation.is_staff == affiliation.is_staff
+        for other in addresses
+        if other is not address
+    )
+    losing = affiliation if affiliation is not None and not shown_elsewhere else None
+    return render(
+        request,
+        "account/email_remove_confirm.html",
+        {
+            "address": address,
+            "losing": losing,
+            "losing_a_rate": losing is not None
+            and losing.is_staff
+            and losing.is_member_on(on=timezone.localdate()),
+        },
+    )
 
 
 def set_language(request):
@@ -102,3 +118,13 @@ def set_language(request):
     if request.method == "POST" and response.status_code in (200, 302):
         remember_language(user=request.user, language=request.POST.get("language", ""))
     return response
+
+
+def csrf_failure(request, reason=""):
+    """The site's own "This form has expired" page (settings.CSRF_FAILURE_VIEW), which says
+    to allow cookies when the form came without the cookie its token is checked against."""
+    from django.middleware.csrf import REASON_NO_CSRF_COOKIE
+
+    return render(
+        request, "403_csrf.html", {"no_cookie": reason == REASON_NO_CSRF_COOKIE}, status=403
+    )

@@ -767,6 +767,30 @@ def test_a_post_without_csrf_token_is_refused(url_name, data):
     assert "<h1>This form has expired</h1>" in html
     assert f'href="{reverse(url_name)}">Open the page again</a>' in html
     assert "CSRF" not in html and "DEBUG" not in html
+    assert "allow cookies" in html  # the client never had the cookie
+
+
+def test_a_form_with_its_cookie_but_no_token_does_not_blame_cookies():
+    client = Client(enforce_csrf_checks=True)
+    client.get(reverse("account_login"))  # sets the cookie
+
+    response = client.post(reverse("account_login"), {"login": "a@lu.se", "password": "x"})
+
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "<h1>This form has expired</h1>" in html
+    assert "allow cookies" not in html
+
+
+def test_a_form_sent_without_the_cookie_says_to_allow_cookies():
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.post(reverse("set_language"), {"language": "sv"})
+
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "<h1>This form has expired</h1>" in html
+    assert "If this keeps happening, allow cookies for this site" in html
 
 
 # --- one mailbox, one spelling ------------------------------------------------------------------

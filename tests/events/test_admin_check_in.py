@@ -192,6 +192,8 @@ def test_checking_in_for_another_day_asks_first_and_says_how_many(client, staff)
         RegistrationFactory(event=later, first_name="Later"),
         RegistrationFactory(event=later, first_name="Later2"),
         RegistrationFactory(event=past, first_name="Past"),
+        # Not counted: the action would not check them in (they are told so instead).
+        RegistrationFactory(event=later, first_name="Waiting", status="waitlisted"),
     ]
 
     page = run_action(client, "check_in_selected", registrations)
@@ -212,7 +214,10 @@ def test_checking_in_for_another_day_asks_first_and_says_how_many(client, staff)
 
     response = run_action(client, "check_in_selected", registrations, confirmed="yes")
 
-    assert message_texts(response) == ["4 registrations checked in."]
+    assert message_texts(response) == [
+        "4 registrations checked in.",
+        "1 registration is not confirmed and was not checked in.",
+    ]
     assert Registration.objects.filter(checked_in_by=staff).count() == 4
 
 

@@ -159,12 +159,30 @@ def test_a_new_programme_item_is_checked_too(client, staff, meeting):
     assert not ProgrammeItem.objects.filter(title="Dinner").exists()
 
 
-def test_moving_the_event_is_checked_against_its_programme(client, staff, meeting):
-    """Postponing the event by a week leaves its programme on the old day: said, not saved."""
+def test_postponing_the_event_moves_its_programme_with_it(client, staff, meeting):
+    """Postponed by a week: the items left as they were move a week too, so nobody retypes
+    every date."""
     data = admin_form_data(client.get(change_url(meeting)))
     data["starts_at_0"] = data["ends_at_0"] = "2031-03-08"
 
-    response = client.post(change_url(meeting), data)
+    response = client.post(change_url(meeting), data, follow=True)
+
+    assert response.status_code == 200
+    assert "1 programme item moved with the event." in response.content.decode()
+    meeting.refresh_from_db()
+    assert meeting.starts_at == at(8, 9)
+    item = ProgrammeItem.objects.get(event=meeting)
+    assert (item.starts_at, item.ends_at) == (at(8, 9, 30), at(8, 10))
+
+
+def test_an_item_edited_while_the_event_moves_stays_as_typed_and_is_checked_so(
+    client, staff, meeting
+):
+    data = admin_form_data(client.get(change_url(meeting)))
+    data["starts_at_0"] = data["ends_at_0"] = "2031-03-08"
+    typed_on_the_old_day = with_item(data, 0, at(1, 11), at(1, 12))
+
+    response = client.post(change_url(meeting), typed_on_the_old_day)
 
     assert response.status_code == 200
     assert item_errors(response) == {
@@ -174,6 +192,23 @@ def test_moving_the_event_is_checked_against_its_programme(client, staff, meetin
     }
     meeting.refresh_from_db()
     assert meeting.starts_at == at(1, 9)
+
+    client.post(change_url(meeting), with_item(data, 0, at(8, 11), at(8, 12)))
+    item = ProgrammeItem.objects.get(event=meeting)
+    assert (item.starts_at, item.ends_at) == (at(8, 11), at(8, 12))
+
+
+def test_shortening_the_event_is_checked_against_its_programme(client, staff, meeting):
+    data = admin_form_data(client.get(change_url(meeting)))
+    data["ends_at_1"] = "09:45"
+
+    response = client.post(change_url(meeting), data)
+
+    assert item_errors(response) == {
+        "ends_at": [
+            "A programme item cannot end after the event ends (Saturday 1 March 2031, 09:45)."
+        ]
+    }
 
 
 def test_an_item_outside_the_event_can_still_be_deleted(client, staff, meeting):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from events import services, staff_views
 from events.models import Registration
 from events.tickets import check_in_url
-from tests.factories import RegistrationFactory, UserFactory, event_staff_user
+from tests.factories import EventFactory, RegistrationFactory, UserFactory, event_staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -230,6 +230,27 @@ def test_an_attendee_scanning_their_own_ticket_is_shown_the_way_to_it(client):
     assert "Your account cannot see this ticket" not in html
     own.refresh_from_db()
     assert own.checked_in_at is None
+
+
+@pytest.mark.parametrize(
+    ("status", "event_status", "says"),
+    [
+        ("cancelled", "published", "but it is cancelled: it admits nobody"),
+        ("waitlisted", "published", "but you are on the waiting list"),
+        ("confirmed", "cancelled", "but the organisers have cancelled the event"),
+        ("confirmed", "draft", "but the event is not open at the moment"),
+    ],
+)
+def test_an_attendee_scanning_their_own_registration_that_admits_nobody_is_told_why(
+    client, status, event_status, says
+):
+    own = RegistrationFactory(status=status, event=EventFactory(status=event_status))
+    client.force_login(own.user)
+
+    html = client.get(url(own)).content.decode()
+
+    assert says in html
+    assert "show it at the entrance" not in html
 
 
 def test_someone_else_s_ticket_gives_no_way_to_it(client, registration):

@@ -20,7 +20,7 @@ from events.services import waiting_list_position
 from events.tickets import ticket_qr_png
 from outbox import services as outbox
 from outbox.services import MessageNotNeeded, build_message
-from tests.factories import EventFactory, ProgrammeItemFactory, RegistrationFactory
+from tests.factories import EventFactory, ProgrammeItemFactory, RegistrationFactory, UserFactory
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 pytestmark = pytest.mark.django_db
@@ -201,6 +201,25 @@ def test_rendered_in_the_registrants_language(event, language, month, greeting_p
     assert month in message.body
     assert greeting_price in message.body
     assert f'lang="{language}"' in message.alternatives[0].content
+
+
+@pytest.mark.parametrize(
+    ("preferred", "registered_in", "has_account", "written_in"),
+    [
+        ("da", "sv", True, "da"),  # chosen on the site since: theirs now
+        ("", "sv", True, "sv"),  # no choice kept: the registration's
+        ("", "sv", False, "sv"),  # a guest entered by staff
+    ],
+)
+def test_written_in_the_language_the_person_last_chose(
+    event, preferred, registered_in, has_account, written_in
+):
+    user = UserFactory(language=preferred) if has_account else None
+    registration = confirmed(event, user=user, language=registered_in)
+
+    message = render(notifications.queue_confirmation(registration=registration))
+
+    assert f'lang="{written_in}"' in message.alternatives[0].content
 
 
 @pytest.mark.parametrize(

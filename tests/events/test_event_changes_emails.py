@@ -79,6 +79,25 @@ def test_people_told_of_the_cancellation_hear_when_the_event_is_on_again(mailout
     assert "text/calendar" not in {p.get_content_type() for p in to_waiting.message().walk()}
 
 
+def test_someone_back_on_a_paid_waiting_list_is_reminded_a_place_comes_with_the_fee(mailoutbox):
+    event = EventFactory(title="Lab tour", capacity=1, member_price=0, standard_price=400)
+    details = services.RegistrationDetails(billing_organisation="X", billing_address="Y")
+    services.register_for_event(event_id=event.pk, user=UserFactory(), details=details)
+    waiting = services.register_for_event(
+        event_id=event.pk, user=UserFactory(), details=details
+    ).registration
+    set_status(event, Event.Status.CANCELLED)
+    send_all()
+    mailoutbox.clear()
+
+    set_status(event, Event.Status.PUBLISHED)
+    send_all()
+
+    [message] = [m for m in mailoutbox if m.to == [waiting.email]]
+    assert "The fee of 400 DKK is then due" in message.body
+    assert "The fee of 400 DKK is then due" in message.alternatives[0][0]
+
+
 def test_nobody_hears_of_a_restoration_who_never_heard_of_the_cancellation(mailoutbox):
     event = free_event()
     register(event)
@@ -162,6 +181,44 @@ def test_the_cancellation_notice_carries_a_calendar_file_that_cancels_the_entry(
     assert str(entry["STATUS"]) == "CANCELLED"
     assert str(entry["UID"]) == f"event-{event.pk}@127.0.0.1"
     assert "marks the event as cancelled in your calendar" in message.body
+
+
+def test_someone_waiting_who_never_had_a_calendar_file_gets_none_when_it_is_cancelled():
+    event = free_event(capacity=1)
+    register(event)
+    waiting = register(event)
+    set_status(event, Event.Status.CANCELLED)
+
+    row = rows(event, notifications.EVENT_CANCELLED).get(object_id=waiting.pk)
+    message = build_message(row)
+
+    types = {part.get_content_type() for part in message.message().walk()}
+    assert "text/calendar" not in types
+    assert "calendar" not in message.body
+
+
+def test_each_change_of_the_event_raises_the_calendar_files_sequence():
+    from events.calendar import event_calendar
+
+    event = free_event()
+
+    def sequence():
+        event.refresh_from_db()
+        [entry] = icalendar.Calendar.from_ical(event_calendar(event=event)).walk("VEVENT")
+        return int(entry["SEQUENCE"])
+
+    # Made an hour ago, last changed half an hour ago.
+    Event.objects.filter(pk=event.pk).update(
+        created_at=event.created_at - HOUR, updated_at=event.updated_at - HOUR / 2
+    )
+    first = sequence()
+    set_status(event, Event.Status.CANCELLED)
+    second = sequence()
+    # A later change (a new date typed in the back office, say) saves the event again.
+    event.title = "Microbiome day, moved"
+    event.save()
+    third = sequence()
+    assert first < second <= third
 
 
 # --- Moved after the reminder ---------------------------------------------------------------------

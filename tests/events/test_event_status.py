@@ -207,7 +207,7 @@ def test_cancelling_in_the_admin_tells_the_attendees_and_says_how_many(client, s
     event.refresh_from_db()
     assert event.status == Event.Status.PUBLISHED
 
-    data["confirm_cancellation"] = "on"
+    data["confirm_status_change"] = "on"
     response = client.post(url, data, follow=True)
 
     assert "2 people were told by e-mail that the event is cancelled." in (
@@ -302,3 +302,24 @@ def test_cancelling_an_event_nobody_registered_for_needs_no_confirmation(client,
     assert client.post(url, data).status_code == 302
     event.refresh_from_db()
     assert event.status == Event.Status.CANCELLED
+
+
+def test_setting_an_event_people_registered_for_back_to_draft_asks_first(client, staff_user):
+    event = free_event()
+    register(event)
+    client.force_login(staff_user)
+    url = reverse("admin:events_event_change", args=[event.pk])
+    data = admin_form_data(client.get(url))
+    data["status"] = Event.Status.DRAFT
+
+    unconfirmed = client.post(url, data)
+
+    assert "As a draft the event is hidden from the 1 person registered or waiting" in (
+        unconfirmed.content.decode()
+    )
+    event.refresh_from_db()
+    assert event.status == Event.Status.PUBLISHED
+    data["confirm_status_change"] = "on"
+    assert client.post(url, data).status_code == 302
+    event.refresh_from_db()
+    assert event.status == Event.Status.DRAFT

@@ -208,6 +208,18 @@ def test_an_event_across_a_change_of_the_clocks_names_the_zone_of_each_end(clien
     assert "Saturday 24 October 2099, 09:00 CEST – Monday 26 October 2099, 17:00 CET" in text
 
 
+def test_an_open_event_says_until_when_one_can_register(client):
+    starts = datetime.datetime(2099, 3, 10, 8, 0, tzinfo=datetime.UTC)
+    event = EventFactory(
+        starts_at=starts,
+        ends_at=starts + DAY,
+        registration_opens_at=timezone.now() - DAY,
+        registration_closes_at=datetime.datetime(2099, 3, 1, 11, 0, tzinfo=datetime.UTC),
+    )
+    text = text_of(client.get(event.get_absolute_url()))
+    assert "Registration is open until Sunday 1 March 2099, 12:00 CET." in text
+
+
 def test_deadlines_on_the_pages_name_their_time_zone(client, user):
     opens = datetime.datetime(2099, 1, 5, 14, 0, tzinfo=datetime.UTC)
     not_yet = EventFactory(
@@ -341,6 +353,27 @@ def test_detail_shows_an_existing_registration_instead_of_the_button(client, use
     assert registration.get_absolute_url() in html
     assert reverse("events:register", args=[event.slug]) not in html
     assert "View your registration" in text_of(response)
+
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        ("confirmed", "your registration and ticket are no longer valid"),
+        ("waitlisted", "its waiting list is closed"),
+    ],
+)
+def test_a_cancelled_events_page_does_not_tell_its_registrants_they_are_coming(
+    client, user, status, says
+):
+    event = EventFactory(status=Event.Status.CANCELLED)
+    RegistrationFactory(event=event, user=user, status=status)
+    client.force_login(user)
+
+    text = text_of(client.get(event.get_absolute_url()))
+
+    assert f"The organisers have cancelled this event: {says}." in text
+    assert "You are registered for this event." not in text
+    assert "You are on the waiting list for this event." not in text
 
 
 def test_detail_offers_the_button_again_after_a_cancelled_registration(client, user):

@@ -52,6 +52,30 @@ def test_the_confirmation_names_the_address_and_what_it_gave(client, person, add
     assert EmailAddress.objects.filter(user=person, email=address).exists()
 
 
+@pytest.mark.parametrize(
+    ("other_address", "lapsed", "warned"),
+    [
+        (None, False, True),
+        ("astrid@med.lu.se", False, False),  # another address shows the same
+        (None, True, False),  # no member today: no rate to lose
+    ],
+    ids=["the-only-one", "another-shows-the-same", "not-a-member"],
+)
+def test_the_rate_is_said_to_go_only_when_it_does(client, person, other_address, lapsed, warned):
+    from members.models import Membership
+
+    if other_address:
+        add_email(person, other_address, verified=True)
+    if lapsed:
+        Membership.objects.all().delete()
+    client.force_login(person)
+
+    html = " ".join(client.post(REMOVE, {"email": "astrid@lu.se"}).content.decode().split())
+
+    assert ("the rate it gives no longer applies" in html) is warned
+    assert ("keep their price" in html) is warned
+
+
 def test_confirming_removes_the_address(client, person):
     client.force_login(person)
     client.post(REMOVE, {"email": "astrid@lu.se"})
@@ -77,7 +101,13 @@ def test_an_address_that_cannot_be_removed_goes_back_with_a_word(client, person,
     assert "That address is not one you can remove" in response.content.decode()
 
 
-def test_the_confirmation_page_wants_a_post_and_a_signed_in_person(client, person):
-    assert client.post(REMOVE, {"email": "astrid@lu.se"}).status_code == 302  # to log-in
+def test_the_confirmation_page_wants_a_signed_in_person_and_sends_a_link_to_the_addresses(
+    client, person
+):
+    response = client.post(REMOVE, {"email": "astrid@lu.se"})
+    assert response.status_code == 302 and "/accounts/login/" in response.url
     client.force_login(person)
-    assert client.get(REMOVE).status_code == 405
+    # Reached by a link (the "form has expired" page offers one): the addresses to choose from.
+    response = client.get(REMOVE)
+    assert (response.status_code, response.url) == (302, reverse("account_email"))
+    assert EmailAddress.objects.filter(user=person, email="astrid@lu.se").exists()
