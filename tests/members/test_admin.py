@@ -18,12 +18,6 @@ from tests.factories import (
 CHANGELIST = "admin:members_institution_changelist"
 
 
-@pytest.fixture
-def staff_client(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
 def make_institutions(count: int):
     today = timezone.localdate()
     institutions = Institution.objects.bulk_create(

@@ -34,12 +34,6 @@ def _messages_in_english():
         yield
 
 
-@pytest.fixture
-def staff_client(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
 def add_user(client, email: str):
     return client.post(
         reverse("admin:members_user_add"),

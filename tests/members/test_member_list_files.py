@@ -30,12 +30,6 @@ def _messages_in_english():
         yield
 
 
-@pytest.fixture
-def staff_client(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
 def csv_file(*lines: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 

@@ -511,12 +511,6 @@ def test_other_base_errors_keep_their_traceback_for_whoever_debugs_them():
     assert "RuntimeError: a bug" in result.base_errors[0].traceback
 
 
-@pytest.fixture
-def staff_client(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
 def admin_upload(client, content: bytes, name: str, file_format: str):
     return client.post(
         reverse("admin:members_institution_import"),
