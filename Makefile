@@ -79,6 +79,6 @@ bench-admin: install
 # the site or the tests does not.
 .PHONY: messages
 messages: install
-	$(PYTHON) manage.py makemessages -l sv -l da --ignore=.venv --ignore=staticfiles \
+	$(PYTHON) manage.py makemessages -l sv -l da -l en --ignore=.venv --ignore=staticfiles \
 		--ignore=benchmarks --ignore=tests
 	$(PYTHON) manage.py compilemessages --ignore=.venv --ignore=staticfiles

@@ -8,7 +8,9 @@ templates/mfa/) and the messages shown after an action (templates/account/messag
 templates/mfa/messages/). What is left are texts allauth writes in Python: form errors, the
 admin's names of its models, a form label. Those are marked here so that makemessages keeps
 them in the project's catalog, which takes precedence over allauth's (LOCALE_PATHS comes first),
-and translates them the site's way; the English stays allauth's.
+and translates them the site's way. The English catalog (locale/en) rewords the few English
+ones a visitor reads ("email" becomes "e-mail", as everywhere on the site); its other entries
+are left empty, which keeps the text as written.
 
 Only texts of allauth's own are marked, never a general word ("Remove", "user"): the project's
 catalog would translate that word everywhere, in Django's admin too. Texts that cannot appear

@@ -903,7 +903,7 @@ def test_the_other_spelling_of_an_address_of_ones_own_is_already_there(client):
 
     response = client.post(reverse("account_email"), {"action_add": "", "email": PUNYCODE_SPELLING})
 
-    assert_field_error(response, "email", "already associated with this account")
+    assert_field_error(response, "email", "This e-mail address is already on this account.")
     assert EmailAddress.objects.filter(user=user).count() == 1
 
 
@@ -1002,3 +1002,13 @@ def test_the_authenticator_key_is_shown_whole_as_text_to_type_on_a_phone(client)
     html = response.content.decode()
     assert f'<code class="secret" id="authenticator_secret">{secret}</code>' in html
     assert 'id="authenticator_secret" type="text"' not in html
+
+
+def test_a_wrong_password_is_told_in_the_sites_words(client):
+    UserFactory(email="someone@lu.se")
+
+    response = log_in(client, "someone@lu.se", password="not-the-password")
+
+    assert "The e-mail address and/or password you entered are not correct." in (
+        response.content.decode()
+    )
