@@ -456,7 +456,15 @@ class Registration(models.Model):
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     language = models.CharField(
-        _("language"), max_length=10, choices=settings.LANGUAGES, default="en"
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text=_(
+            "The language the person registered in, and of the e-mails about the registration "
+            "when it has no account; a person with an account gets them in the language they "
+            "last chose on the site."
+        ),
     )
 
     # Special-category data (GDPR Art. 9): shown only to staff who need it, erased after the
