@@ -65,13 +65,13 @@ class RegistrationForm(forms.Form):
         max_length=200,
         required=False,
         help_text=_("If you pay yourself, enter your own name."),
-        widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+        widget=forms.TextInput(attrs={"autocomplete": "billing organization"}),
     )
     billing_address = forms.CharField(
         label=_("Billing address"),
         required=False,
         max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "billing street-address"}),
     )
     billing_vat_number = VatNumberField(
         label=_("VAT number"),

@@ -218,13 +218,13 @@ class Network(models.Model):
     slug = models.SlugField(_("slug"), unique=True)
     description = models.TextField(_("description"), blank=True)
     content_language = models.CharField(
-        _("language of the description"),
+        _("language of the name and description"),
         max_length=10,
         choices=settings.LANGUAGES,
         default="en",
         help_text=_(
-            "The language the description is written in, so that screen readers read it in "
-            "it on pages in another language."
+            "The language the name and description are written in, so that screen readers "
+            "read them in it on pages in another language."
         ),
     )
 

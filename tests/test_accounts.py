@@ -12,6 +12,7 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+from django.conf import settings
 from django.core.cache import caches
 from django.test import Client
 from django.urls import reverse
@@ -475,6 +476,11 @@ def test_a_signed_in_non_staff_user_gets_403_at_the_admin(client, user):
 
     assert response.status_code == 403
     assert "You cannot open this page" in response.content.decode()
+    # Where to turn to, not only that one could.
+    contact = settings.EVENTS_CONTACT_EMAIL
+    assert (
+        f'write to the MVA events team at <a href="mailto:{contact}">' in response.content.decode()
+    )
 
 
 def test_staff_reach_the_admin(client, staff_user):
@@ -1012,3 +1018,12 @@ def test_a_wrong_password_is_told_in_the_sites_words(client):
     assert "The e-mail address and/or password you entered are not correct." in (
         response.content.decode()
     )
+
+
+def test_the_authenticator_qr_code_is_named_for_what_it_is_not_by_the_secret(client, user):
+    client.force_login(user)
+    reauthenticate(client)
+
+    html = client.get(reverse("mfa_activate_totp")).content.decode()
+
+    assert 'alt="QR code to scan with your authenticator app"' in html

@@ -3,6 +3,7 @@ the title marked with the language it is written in, so that a screen reader on 
 page reads an English title in English."""
 
 from django import template
+from django.conf import settings
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -13,3 +14,9 @@ register = template.Library()
 def title_in_its_language(event) -> SafeString:
     """`<span lang="en">Annual meeting</span>`; for HTML only (not a page's <title>)."""
     return format_html('<span lang="{}">{}</span>', event.content_language, event.title)
+
+
+@register.simple_tag
+def events_contact_address() -> str:
+    """The address people write to about events (settings.EVENTS_CONTACT_EMAIL)."""
+    return settings.EVENTS_CONTACT_EMAIL

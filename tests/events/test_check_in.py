@@ -14,6 +14,8 @@ from events.models import Registration
 from events.tickets import check_in_url
 from tests.factories import EventFactory, RegistrationFactory, UserFactory, event_staff_user
 
+HOUR = datetime.timedelta(hours=1)
+
 pytestmark = pytest.mark.django_db
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
@@ -298,3 +300,34 @@ def test_the_permission_without_staff_status_shows_nothing(client, registration)
     assert response.status_code == 403
     for text in PERSONAL:
         assert text not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("setup", "title"),
+    [
+        ("fresh", "Check in: "),
+        ("checked", "Already checked in: "),
+        ("waitlisted", "Not valid: "),
+        ("next_month", "Not today: "),
+    ],
+)
+def test_the_page_title_says_the_outcome_first(client, setup, title):
+    now = timezone.now()
+    starts = now + datetime.timedelta(days=30) if setup == "next_month" else now - HOUR
+    event = EventFactory(
+        starts_at=starts,
+        ends_at=starts + 5 * HOUR,
+        registration_opens_at=starts - datetime.timedelta(days=40),
+        registration_closes_at=None,
+        cancellation_deadline=None,
+    )
+    registration = RegistrationFactory(
+        event=event, status="waitlisted" if setup == "waitlisted" else "confirmed"
+    )
+    if setup == "checked":
+        Registration.objects.filter(pk=registration.pk).update(checked_in_at=now)
+    client.force_login(event_staff_user())
+
+    html = client.get(url(registration)).content.decode()
+
+    assert f"<title>{title}{registration.full_name}" in html

@@ -811,8 +811,33 @@ def test_the_billing_organisation_field_helps_people_who_pay_themselves(client, 
     html = client.get(reverse("events:register", args=[EventFactory().slug])).content.decode()
     assert "If you pay yourself, enter your own name." in html
     assert re.search(
-        r'<input[^>]*autocomplete="organization"[^>]*id="id_billing_organisation"', html
+        r'<input[^>]*autocomplete="billing organization"[^>]*id="id_billing_organisation"', html
     )
+
+
+def test_a_form_sent_back_with_errors_says_so_in_the_page_title(client, outsider):
+    event = EventFactory()
+    client.force_login(outsider)
+
+    page = client.get(reverse("events:register", args=[event.slug])).content.decode()
+    failed = register(client, event).content.decode()  # no invoice details for a fee
+
+    assert "<title>Error:" not in page
+    assert re.search(r"<title>Error: Register: ", failed)
+    assert 'autocomplete="billing street-address"' in failed
+
+
+def test_network_names_are_marked_with_their_language(in_language):
+    network = NetworkFactory(name="Commercialisation of research", content_language="en")
+    event = EventFactory(network=network)
+    client = in_language("sv")
+
+    listing = client.get(reverse("events:list")).content.decode()
+    detail = client.get(event.get_absolute_url()).content.decode()
+
+    assert '<span class="event-network" lang="en">Commercialisation of research</span>' in listing
+    assert ' lang="en">Commercialisation of research</a></li>' in listing
+    assert ' lang="en">Commercialisation of research</a></dd>' in detail
 
 
 def test_register_with_overlong_needs_is_a_field_error(client, lund_staff):

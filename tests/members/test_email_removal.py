@@ -111,3 +111,13 @@ def test_the_confirmation_page_wants_a_signed_in_person_and_sends_a_link_to_the_
     response = client.get(REMOVE)
     assert (response.status_code, response.url) == (302, reverse("account_email"))
     assert EmailAddress.objects.filter(user=person, email="astrid@lu.se").exists()
+
+
+def test_each_button_names_its_address_for_screen_readers(client, person):
+    add_email(person, "astrid@other.example", verified=False)
+    client.force_login(person)
+
+    html = client.get(reverse("account_email")).content.decode()
+
+    for email in ("astrid@lu.se", "astrid@other.example"):
+        assert f'Remove<span class="visually-hidden"> ({email})</span></button>' in html
