@@ -105,7 +105,7 @@ def _cancelling(registration: Registration) -> dict:
     closes_at = services.cancellation_closes_at(registration=registration)
     return {
         "can_cancel": can_cancel,
-        "cancel_until": format_moment(moment=closes_at) if can_cancel and closes_at else "",
+        "cancel_until": format_moment(moment=closes_at) if can_cancel else "",
     }
 
 
